@@ -1,0 +1,50 @@
+# WSOP Automation Hub — `make run` serves it, `make test` proves it.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8080
+# The production-mode half of the suite runs against these (see README: "Tests").
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/wsop_hub
+TEST_REDIS_URL    ?= redis://127.0.0.1:6379/15
+PYTEST_ARGS ?=
+
+.PHONY: install run worker migrate test test-embedded test-production lint bench clean
+
+$(BIN)/.installed: requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	@touch $@
+
+install: $(BIN)/.installed
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+## Set up everything and serve web + workers + schedules on http://$(HOST):$(PORT)
+run: migrate
+	@$(BIN)/python manage.py ensure_admin
+	$(BIN)/python manage.py runhub --host $(HOST) --port $(PORT)
+
+## One more django-q2 worker cluster beside `make run`
+worker: install
+	$(BIN)/python manage.py qcluster
+
+## The whole suite: lint, then every test in the embedded mode (SQLite + ORM broker) and in
+## production mode (PostgreSQL + Redis).
+test: lint test-embedded test-production
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+test-embedded: install
+	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest $(PYTEST_ARGS)
+
+test-production: install
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) SECRET_KEY=test-only-secret \
+		$(BIN)/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf var/test_hub.sqlite3* .pytest_cache

@@ -1,0 +1,34 @@
+"""Reachability of what the hub depends on: the database and the queue broker."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import connection
+
+
+def database_check() -> str | None:
+    """None when the database answers, else the reason."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:  # any driver error means "not ready"
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def broker_check() -> str | None:
+    """Production: Redis answers PING. Embedded: the broker is the database itself."""
+    if settings.HUB_MODE != "production":
+        return database_check()
+    import redis
+
+    try:
+        client = redis.Redis.from_url(
+            settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1
+        )
+        client.ping()
+        client.close()
+    except redis.RedisError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None

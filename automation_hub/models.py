@@ -1,0 +1,57 @@
+"""Producer credentials. People are Django users; producer systems authenticate with API keys."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.db import models
+from django.db.models import Q
+
+
+class ProducerRole(models.TextChoices):
+    FEATURE_TABLE = "feature_table", "Feature table (RFID hands)"
+    SUB = "sub", "Sub (render instructions)"
+    AE = "ae", "AE render worker"
+
+
+class ApiKey(models.Model):
+    """A producer's key. Only the SHA-256 of the key is stored; the key itself is shown once.
+
+    Keys are 256-bit random strings, so a fast hash is enough: there is nothing to brute-force.
+    The prefix is stored in clear to find the row without a scan.
+    """
+
+    name = models.CharField(max_length=100)
+    role = models.CharField(max_length=20, choices=ProducerRole.choices)
+    prefix = models.CharField(max_length=12, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API key"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(role__in=ProducerRole.values), name="apikey_role_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "revoked" if self.revoked_at else "active"
+        return f"{self.name} ({self.role}, {self.prefix}…, {state})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    @staticmethod
+    def hash_key(raw_key: str) -> str:
+        return hashlib.sha256(raw_key.encode()).hexdigest()
+
+    @staticmethod
+    def generate() -> tuple[str, str]:
+        """Return (prefix, full key). The key reads `wsop_<prefix>.<secret>`."""
+        prefix = secrets.token_hex(6)
+        return prefix, f"wsop_{prefix}.{secrets.token_urlsafe(32)}"

@@ -1,0 +1,272 @@
+"""Settings of the WSOP Automation Hub.
+
+Everything a deployment changes comes from the environment (or a `.env` file beside manage.py),
+read through django-environ. Two run modes share one code path:
+
+* embedded (default): no servers. SQLite in WAL mode, django-q2's ORM broker, live events relayed
+  through the database.
+* production: `DATABASE_URL` names PostgreSQL and `REDIS_URL` names Redis (django-q2 broker and
+  Channels layer).
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# --------------------------------------------------------------------------------------------------
+# Run mode
+# --------------------------------------------------------------------------------------------------
+VAR_DIR = Path(env.str("HUB_VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+REDIS_URL: str = env.str("REDIS_URL", default="")
+HUB_MODE = "production" if REDIS_URL else "embedded"
+
+DEBUG = env.bool("DEBUG", default=False)
+
+
+def _secret_key() -> str:
+    """Production must be given its key; the embedded mode keeps a generated one in var/."""
+    key = env.str("SECRET_KEY", default="")
+    if key:
+        return key
+    if HUB_MODE == "production":
+        raise ImproperlyConfigured("SECRET_KEY must be set when REDIS_URL selects production mode")
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# --------------------------------------------------------------------------------------------------
+# Applications
+# --------------------------------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "channels",
+    "django_q",
+    "automation_hub",
+    "hands",
+    "rendering",
+    "monitoring",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "automation_hub.urls"
+WSGI_APPLICATION = "automation_hub.wsgi.application"
+ASGI_APPLICATION = "automation_hub.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --------------------------------------------------------------------------------------------------
+# Database
+# --------------------------------------------------------------------------------------------------
+_SQLITE_DEFAULT = f"sqlite:///{VAR_DIR / 'hub.sqlite3'}"
+DATABASES = {"default": env.db_url("DATABASE_URL", default=_SQLITE_DEFAULT)}
+DB_VENDOR = "sqlite" if DATABASES["default"]["ENGINE"].endswith("sqlite3") else "postgresql"
+
+if DB_VENDOR == "sqlite":
+    # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at BEGIN so two
+    # workers never both read then fail to upgrade (SQLITE_BUSY mid-transaction is not retried).
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;"
+        ),
+    }
+    # Tests that start worker processes need a real file that every process can open.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_hub.sqlite3")}
+else:
+    # Reused connections: the ORM broker and the workers query in tight loops.
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --------------------------------------------------------------------------------------------------
+# Auth, i18n, static
+# --------------------------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)
+WHITENOISE_USE_FINDERS = True  # serve straight from the app folders: no collectstatic step
+
+# Where rendered files go: the NAS mount in production.
+OUTPUT_ROOT = Path(env.str("OUTPUT_ROOT", default=str(VAR_DIR / "output")))
+
+# --------------------------------------------------------------------------------------------------
+# REST framework and OpenAPI
+# --------------------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    # The first class's header answers unauthenticated calls, so they get 401 with
+    # `WWW-Authenticate: Api-Key` instead of the session class's bare 403.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "automation_hub.api.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.BasicAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "automation_hub.api.pagination.HubPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "automation_hub.api.errors.hub_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "WSOP Automation Hub API",
+    "DESCRIPTION": "Producers, render queue, monitoring and manual override.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --------------------------------------------------------------------------------------------------
+# Hands: what counts as premium and which template a premium hand gets
+# --------------------------------------------------------------------------------------------------
+PREMIUM_HAND_MIN_RANK: str = env.str("PREMIUM_HAND_MIN_RANK", default="royal_flush")
+# hand rank -> {"template": ..., "priority": ...}; ranks not listed fall back to "default".
+PREMIUM_TEMPLATE_RULES: dict = env.json(
+    "PREMIUM_TEMPLATE_RULES",
+    default={
+        "royal_flush": {"template": "premium_royal_flush", "priority": 1},
+        "straight_flush": {"template": "premium_straight_flush", "priority": 2},
+        "four_of_a_kind": {"template": "premium_quads", "priority": 3},
+        "default": {"template": "premium_hand", "priority": 4},
+    },
+)
+
+# --------------------------------------------------------------------------------------------------
+# Render queue (SPEC §3)
+# --------------------------------------------------------------------------------------------------
+RENDER_BACKEND: str = env.str("RENDER_BACKEND", default="preview")  # preview | nexrender
+RENDER_ZOMBIE_TIMEOUT_SECONDS: int = env.int("RENDER_ZOMBIE_TIMEOUT_SECONDS", default=600)
+RENDER_DEFAULT_MAX_RETRIES: int = env.int("RENDER_DEFAULT_MAX_RETRIES", default=3)
+NEXRENDER_URL: str = env.str("NEXRENDER_URL", default="http://127.0.0.1:3050")
+NEXRENDER_SECRET: str = env.str("NEXRENDER_SECRET", default="")
+NEXRENDER_TEMPLATE_ROOT: str = env.str("NEXRENDER_TEMPLATE_ROOT", default="file:///templates")
+
+# --------------------------------------------------------------------------------------------------
+# Monitoring thresholds (SPEC §4)
+# --------------------------------------------------------------------------------------------------
+MONITOR_DELAYED_PENDING_MINUTES: int = env.int("MONITOR_DELAYED_PENDING_MINUTES", default=30)
+MONITOR_ORPHAN_GRACE_SECONDS: int = env.int("MONITOR_ORPHAN_GRACE_SECONDS", default=120)
+MONITOR_ORPHAN_AUTO_CREATE: bool = env.bool("MONITOR_ORPHAN_AUTO_CREATE", default=True)
+MONITOR_ERROR_RATE_THRESHOLD: float = env.float("MONITOR_ERROR_RATE_THRESHOLD", default=0.10)
+MONITOR_ERROR_RATE_MIN_SAMPLE: int = env.int("MONITOR_ERROR_RATE_MIN_SAMPLE", default=20)
+MONITOR_THROUGHPUT_DROP_RATIO: float = env.float("MONITOR_THROUGHPUT_DROP_RATIO", default=0.5)
+MONITOR_THROUGHPUT_MIN_VOLUME: int = env.int("MONITOR_THROUGHPUT_MIN_VOLUME", default=20)
+MONITOR_PRODUCER_STALE_SECONDS: int = env.int("MONITOR_PRODUCER_STALE_SECONDS", default=300)
+SLACK_WEBHOOK_URL: str = env.str("SLACK_WEBHOOK_URL", default="")
+ALERT_EMAILS: list[str] = env.list("ALERT_EMAILS", default=[])
+
+# --------------------------------------------------------------------------------------------------
+# Queue (django-q2) and live events (Channels)
+# --------------------------------------------------------------------------------------------------
+Q_WORKERS: int = env.int("Q_WORKERS", default=2)
+Q_CLUSTER: dict = {
+    "name": "hub",
+    "workers": Q_WORKERS,
+    "timeout": env.int("Q_TIMEOUT_SECONDS", default=900),
+    "retry": env.int("Q_RETRY_SECONDS", default=1200),
+    "max_attempts": 1,
+    "catch_up": False,
+    "save_limit": 200,
+    "ack_failures": True,
+    "label": "Task queue",
+}
+if HUB_MODE == "production":
+    Q_CLUSTER["redis"] = REDIS_URL
+    CHANNEL_LAYERS = {
+        "default": {
+            # Pub/sub delivers every message of a burst; the list-based layer drops past capacity.
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+else:
+    Q_CLUSTER["orm"] = "default"
+    Q_CLUSTER["poll"] = env.float("Q_POLL_SECONDS", default=0.1)
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --------------------------------------------------------------------------------------------------
+# E-mail (alerts) and logging
+# --------------------------------------------------------------------------------------------------
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="hub@localhost")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django_q": {"level": env.str("Q_LOG_LEVEL", default="WARNING")}},
+}

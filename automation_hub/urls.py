@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from automation_hub.api import views as hub_views
+
+api_patterns = [
+    path("health", hub_views.HealthView.as_view(), name="health"),
+    path("health/ready", hub_views.ReadinessView.as_view(), name="health-ready"),
+    path("", include("hands.api.urls")),
+    path("", include("rendering.api.urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", include(api_patterns)),
+]

@@ -1,0 +1,148 @@
+"""Render instructions (the queue's rows) and the files they produce.
+
+The instruction row is the source of truth of the queue: a django-q2 message only wakes a worker,
+which then claims the best PENDING row atomically. The claim fields (`claimed_by`, `lease_id`,
+`heartbeat_at`, `next_attempt_at`) exist so that no two workers hold a row and no row is stranded.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class InstructionStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PROCESSING = "processing", "Processing"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    STALE = "stale", "Stale"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class OutputFormat(models.TextChoices):
+    PNG = "PNG", "PNG"
+    MOV = "MOV", "MOV"
+    MP4 = "MP4", "MP4"
+
+
+def default_max_retries() -> int:
+    return settings.RENDER_DEFAULT_MAX_RETRIES
+
+
+class RenderInstruction(models.Model):
+    template_name = models.CharField(max_length=128)
+    layer_data = models.JSONField(default=dict, blank=True)
+    output_settings = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        max_length=12, choices=InstructionStatus.choices, default=InstructionStatus.PENDING
+    )
+    priority = models.PositiveSmallIntegerField(default=5)  # 1 = highest … 10 = lowest
+    trigger_type = models.CharField(max_length=32, default="manual")
+    trigger_id = models.CharField(max_length=128, blank=True)
+    hand = models.ForeignKey(
+        "hands.Hand", null=True, blank=True, on_delete=models.PROTECT, related_name="instructions"
+    )
+    correlation_id = models.UUIDField(default=uuid.uuid4, db_index=True)
+    # A producer that resends a POST with the same key gets the first instruction back.
+    idempotency_key = models.CharField(max_length=128, null=True, blank=True, unique=True)
+    created_by = models.CharField(max_length=150, blank=True)  # user name or API key name
+
+    retry_count = models.PositiveSmallIntegerField(default=0)
+    max_retries = models.PositiveSmallIntegerField(default=default_max_retries)
+    error_message = models.TextField(blank=True)
+
+    # Claim / lease: who holds the row, which claim this is, when it last showed it is alive.
+    claimed_by = models.CharField(max_length=128, blank=True)
+    lease_id = models.UUIDField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)  # backoff: not claimable before
+    backend = models.CharField(max_length=32, blank=True)  # renderer that ran the last attempt
+    external_id = models.CharField(max_length=128, blank=True)  # e.g. the Nexrender job uid
+    render_progress = models.PositiveSmallIntegerField(default=0)  # percent
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(priority__gte=1) & Q(priority__lte=10), name="instr_priority_1_10"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=InstructionStatus.values), name="instr_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(render_progress__lte=100), name="instr_progress_lte_100"
+            ),
+        ]
+        indexes = [
+            # The claim query: best PENDING row by priority then age.
+            models.Index(
+                fields=["priority", "created_at", "id"],
+                condition=Q(status="pending"),
+                name="instr_claim_idx",
+            ),
+            # Zombie hunter: PROCESSING rows by heartbeat age.
+            models.Index(
+                fields=["heartbeat_at"],
+                condition=Q(status="processing"),
+                name="instr_heartbeat_idx",
+            ),
+            # Time-window metrics: completions / failures per hour, latency.
+            models.Index(fields=["status", "completed_at"], name="instr_status_completed_idx"),
+            models.Index(fields=["status", "updated_at"], name="instr_status_updated_idx"),
+            models.Index(fields=["template_name", "created_at"], name="instr_template_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.template_name} [{self.status}] p{self.priority}"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in (InstructionStatus.COMPLETED, InstructionStatus.CANCELLED)
+
+
+class OutputStatus(models.TextChoices):
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+
+
+class RenderOutput(models.Model):
+    instruction = models.ForeignKey(
+        RenderInstruction, on_delete=models.PROTECT, related_name="outputs"
+    )
+    output_path = models.CharField(max_length=1024)
+    file_size = models.BigIntegerField(default=0)  # bytes, read from the real file
+    frame_count = models.PositiveIntegerField(default=1)
+    status = models.CharField(
+        max_length=12, choices=OutputStatus.choices, default=OutputStatus.COMPLETED
+    )
+    error_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # An instruction renders once: a second completed output is a double render.
+            models.UniqueConstraint(
+                fields=["instruction"],
+                condition=Q(status="completed"),
+                name="output_one_completed_per_instruction",
+            ),
+            models.CheckConstraint(condition=Q(file_size__gte=0), name="output_file_size_gte_0"),
+            models.CheckConstraint(
+                condition=Q(status__in=OutputStatus.values), name="output_status_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["created_at"], name="output_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.output_path} ({self.file_size} B)"
