@@ -1,5 +1,12 @@
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from hands.api import views
+
+urlpatterns = [
+    path("hands", views.HandListCreateView.as_view(), name="hand-list"),
+    path("hands/<int:pk>", views.HandDetailView.as_view(), name="hand-detail"),
+    path("tournaments", views.TournamentListView.as_view(), name="tournament-list"),
+    path("tournaments/<int:pk>", views.TournamentDetailView.as_view(), name="tournament-detail"),
+]

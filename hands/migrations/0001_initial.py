@@ -7,50 +7,146 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Tournament',
+            name="Tournament",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('code', models.CharField(max_length=64, unique=True)),
-                ('starts_at', models.DateTimeField(blank=True, null=True)),
-                ('status', models.CharField(choices=[('scheduled', 'Scheduled'), ('running', 'Running'), ('finished', 'Finished')], default='running', max_length=16)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("code", models.CharField(max_length=64, unique=True)),
+                ("starts_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("scheduled", "Scheduled"),
+                            ("running", "Running"),
+                            ("finished", "Finished"),
+                        ],
+                        default="running",
+                        max_length=16,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['-starts_at', 'code'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('status__in', ['scheduled', 'running', 'finished'])), name='tournament_status_valid')],
+                "ordering": ["-starts_at", "code"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("status__in", ["scheduled", "running", "finished"])),
+                        name="tournament_status_valid",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Hand',
+            name="Hand",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('table_id', models.CharField(max_length=32)),
-                ('hand_number', models.PositiveIntegerField()),
-                ('source', models.CharField(choices=[('rfid', 'RFID'), ('csv', 'CSV'), ('manual', 'Manual')], default='rfid', max_length=8)),
-                ('hand_rank', models.CharField(choices=[('royal_flush', 'Royal Flush'), ('straight_flush', 'Straight Flush'), ('four_of_a_kind', 'Four of a Kind'), ('full_house', 'Full House'), ('flush', 'Flush'), ('straight', 'Straight'), ('three_of_a_kind', 'Three of a Kind'), ('two_pair', 'Two Pair'), ('one_pair', 'One Pair'), ('high_card', 'High Card')], max_length=20)),
-                ('pot_size', models.BigIntegerField()),
-                ('winner', models.CharField(blank=True, max_length=120)),
-                ('players', models.JSONField(default=list)),
-                ('community_cards', models.JSONField(default=list)),
-                ('is_premium', models.BooleanField(default=False)),
-                ('correlation_id', models.UUIDField(db_index=True, default=uuid.uuid4, editable=False)),
-                ('content_hash', models.CharField(editable=False, max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('tournament', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='hands', to='hands.tournament')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("table_id", models.CharField(max_length=32)),
+                ("hand_number", models.PositiveIntegerField()),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("rfid", "RFID"), ("csv", "CSV"), ("manual", "Manual")],
+                        default="rfid",
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "hand_rank",
+                    models.CharField(
+                        choices=[
+                            ("royal_flush", "Royal Flush"),
+                            ("straight_flush", "Straight Flush"),
+                            ("four_of_a_kind", "Four of a Kind"),
+                            ("full_house", "Full House"),
+                            ("flush", "Flush"),
+                            ("straight", "Straight"),
+                            ("three_of_a_kind", "Three of a Kind"),
+                            ("two_pair", "Two Pair"),
+                            ("one_pair", "One Pair"),
+                            ("high_card", "High Card"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("pot_size", models.BigIntegerField()),
+                ("winner", models.CharField(blank=True, max_length=120)),
+                ("players", models.JSONField(default=list)),
+                ("community_cards", models.JSONField(default=list)),
+                ("is_premium", models.BooleanField(default=False)),
+                (
+                    "correlation_id",
+                    models.UUIDField(db_index=True, default=uuid.uuid4, editable=False),
+                ),
+                ("content_hash", models.CharField(editable=False, max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "tournament",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="hands",
+                        to="hands.tournament",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['created_at'], name='hand_created_idx'), models.Index(fields=['is_premium', 'created_at'], name='hand_premium_created_idx')],
-                'constraints': [models.UniqueConstraint(fields=('table_id', 'hand_number'), name='hand_table_number_uniq'), models.CheckConstraint(condition=models.Q(('pot_size__gte', 0)), name='hand_pot_size_gte_0'), models.CheckConstraint(condition=models.Q(('source__in', ['rfid', 'csv', 'manual'])), name='hand_source_valid'), models.CheckConstraint(condition=models.Q(('hand_rank__in', ['royal_flush', 'straight_flush', 'four_of_a_kind', 'full_house', 'flush', 'straight', 'three_of_a_kind', 'two_pair', 'one_pair', 'high_card'])), name='hand_rank_valid')],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["created_at"], name="hand_created_idx"),
+                    models.Index(
+                        fields=["is_premium", "created_at"], name="hand_premium_created_idx"
+                    ),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("table_id", "hand_number"), name="hand_table_number_uniq"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("pot_size__gte", 0)), name="hand_pot_size_gte_0"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("source__in", ["rfid", "csv", "manual"])),
+                        name="hand_source_valid",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            (
+                                "hand_rank__in",
+                                [
+                                    "royal_flush",
+                                    "straight_flush",
+                                    "four_of_a_kind",
+                                    "full_house",
+                                    "flush",
+                                    "straight",
+                                    "three_of_a_kind",
+                                    "two_pair",
+                                    "one_pair",
+                                    "high_card",
+                                ],
+                            )
+                        ),
+                        name="hand_rank_valid",
+                    ),
+                ],
             },
         ),
     ]

@@ -9,111 +9,197 @@ import rendering.models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('hands', '0001_initial'),
+        ("hands", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RenderInstruction',
+            name="RenderInstruction",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('template_name', models.CharField(max_length=128)),
-                ('layer_data', models.JSONField(blank=True, default=dict)),
-                ('output_settings', models.JSONField(blank=True, default=dict)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('processing', 'Processing'), ('completed', 'Completed'), ('failed', 'Failed'), ('stale', 'Stale'), ('cancelled', 'Cancelled')], default='pending', max_length=12)),
-                ('priority', models.PositiveSmallIntegerField(default=5)),
-                ('trigger_type', models.CharField(default='manual', max_length=32)),
-                ('trigger_id', models.CharField(blank=True, max_length=128)),
-                ('correlation_id', models.UUIDField(db_index=True, default=uuid.uuid4)),
-                ('idempotency_key', models.CharField(blank=True, max_length=128, null=True, unique=True)),
-                ('created_by', models.CharField(blank=True, max_length=150)),
-                ('retry_count', models.PositiveSmallIntegerField(default=0)),
-                ('max_retries', models.PositiveSmallIntegerField(default=rendering.models.default_max_retries)),
-                ('error_message', models.TextField(blank=True)),
-                ('claimed_by', models.CharField(blank=True, max_length=128)),
-                ('lease_id', models.UUIDField(blank=True, null=True)),
-                ('heartbeat_at', models.DateTimeField(blank=True, null=True)),
-                ('next_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('backend', models.CharField(blank=True, max_length=32)),
-                ('external_id', models.CharField(blank=True, max_length=128)),
-                ('render_progress', models.PositiveSmallIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('completed_at', models.DateTimeField(blank=True, null=True)),
-                ('hand', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='instructions', to='hands.hand')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("template_name", models.CharField(max_length=128)),
+                ("layer_data", models.JSONField(blank=True, default=dict)),
+                ("output_settings", models.JSONField(blank=True, default=dict)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("processing", "Processing"),
+                            ("completed", "Completed"),
+                            ("failed", "Failed"),
+                            ("stale", "Stale"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="pending",
+                        max_length=12,
+                    ),
+                ),
+                ("priority", models.PositiveSmallIntegerField(default=5)),
+                ("trigger_type", models.CharField(default="manual", max_length=32)),
+                ("trigger_id", models.CharField(blank=True, max_length=128)),
+                ("correlation_id", models.UUIDField(db_index=True, default=uuid.uuid4)),
+                (
+                    "idempotency_key",
+                    models.CharField(blank=True, max_length=128, null=True, unique=True),
+                ),
+                ("created_by", models.CharField(blank=True, max_length=150)),
+                ("retry_count", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "max_retries",
+                    models.PositiveSmallIntegerField(default=rendering.models.default_max_retries),
+                ),
+                ("error_message", models.TextField(blank=True)),
+                ("claimed_by", models.CharField(blank=True, max_length=128)),
+                ("lease_id", models.UUIDField(blank=True, null=True)),
+                ("heartbeat_at", models.DateTimeField(blank=True, null=True)),
+                ("next_attempt_at", models.DateTimeField(blank=True, null=True)),
+                ("backend", models.CharField(blank=True, max_length=32)),
+                ("external_id", models.CharField(blank=True, max_length=128)),
+                ("render_progress", models.PositiveSmallIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("completed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "hand",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="instructions",
+                        to="hands.hand",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='RenderOutput',
+            name="RenderOutput",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('output_path', models.CharField(max_length=1024)),
-                ('file_size', models.BigIntegerField(default=0)),
-                ('frame_count', models.PositiveIntegerField(default=1)),
-                ('status', models.CharField(choices=[('completed', 'Completed'), ('failed', 'Failed')], default='completed', max_length=12)),
-                ('error_message', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('completed_at', models.DateTimeField(blank=True, null=True)),
-                ('instruction', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='outputs', to='rendering.renderinstruction')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("output_path", models.CharField(max_length=1024)),
+                ("file_size", models.BigIntegerField(default=0)),
+                ("frame_count", models.PositiveIntegerField(default=1)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("completed", "Completed"), ("failed", "Failed")],
+                        default="completed",
+                        max_length=12,
+                    ),
+                ),
+                ("error_message", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("completed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "instruction",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="outputs",
+                        to="rendering.renderinstruction",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.AddIndex(
-            model_name='renderinstruction',
-            index=models.Index(condition=models.Q(('status', 'pending')), fields=['priority', 'created_at', 'id'], name='instr_claim_idx'),
+            model_name="renderinstruction",
+            index=models.Index(
+                condition=models.Q(("status", "pending")),
+                fields=["priority", "created_at", "id"],
+                name="instr_claim_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='renderinstruction',
-            index=models.Index(condition=models.Q(('status', 'processing')), fields=['heartbeat_at'], name='instr_heartbeat_idx'),
+            model_name="renderinstruction",
+            index=models.Index(
+                condition=models.Q(("status", "processing")),
+                fields=["heartbeat_at"],
+                name="instr_heartbeat_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='renderinstruction',
-            index=models.Index(fields=['status', 'completed_at'], name='instr_status_completed_idx'),
+            model_name="renderinstruction",
+            index=models.Index(
+                fields=["status", "completed_at"], name="instr_status_completed_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='renderinstruction',
-            index=models.Index(fields=['status', 'updated_at'], name='instr_status_updated_idx'),
+            model_name="renderinstruction",
+            index=models.Index(fields=["status", "updated_at"], name="instr_status_updated_idx"),
         ),
         migrations.AddIndex(
-            model_name='renderinstruction',
-            index=models.Index(fields=['template_name', 'created_at'], name='instr_template_created_idx'),
+            model_name="renderinstruction",
+            index=models.Index(
+                fields=["template_name", "created_at"], name="instr_template_created_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='renderinstruction',
-            constraint=models.CheckConstraint(condition=models.Q(('priority__gte', 1), ('priority__lte', 10)), name='instr_priority_1_10'),
+            model_name="renderinstruction",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("priority__gte", 1), ("priority__lte", 10)),
+                name="instr_priority_1_10",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='renderinstruction',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['pending', 'processing', 'completed', 'failed', 'stale', 'cancelled'])), name='instr_status_valid'),
+            model_name="renderinstruction",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "status__in",
+                        ["pending", "processing", "completed", "failed", "stale", "cancelled"],
+                    )
+                ),
+                name="instr_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='renderinstruction',
-            constraint=models.CheckConstraint(condition=models.Q(('render_progress__lte', 100)), name='instr_progress_lte_100'),
+            model_name="renderinstruction",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("render_progress__lte", 100)), name="instr_progress_lte_100"
+            ),
         ),
         migrations.AddIndex(
-            model_name='renderoutput',
-            index=models.Index(fields=['created_at'], name='output_created_idx'),
+            model_name="renderoutput",
+            index=models.Index(fields=["created_at"], name="output_created_idx"),
         ),
         migrations.AddConstraint(
-            model_name='renderoutput',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'completed')), fields=('instruction',), name='output_one_completed_per_instruction'),
+            model_name="renderoutput",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "completed")),
+                fields=("instruction",),
+                name="output_one_completed_per_instruction",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='renderoutput',
-            constraint=models.CheckConstraint(condition=models.Q(('file_size__gte', 0)), name='output_file_size_gte_0'),
+            model_name="renderoutput",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("file_size__gte", 0)), name="output_file_size_gte_0"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='renderoutput',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['completed', 'failed'])), name='output_status_valid'),
+            model_name="renderoutput",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["completed", "failed"])),
+                name="output_status_valid",
+            ),
         ),
     ]

@@ -27,8 +27,16 @@ class Command(BaseCommand):
     def handle(self, *args: Any, host: str, port: int, no_workers: bool, **options: Any) -> None:
         python = sys.executable
         commands = {
-            "web": [python, "-m", "daphne", "-b", host, "-p", str(port),
-                    "automation_hub.asgi:application"],
+            "web": [
+                python,
+                "-m",
+                "daphne",
+                "-b",
+                host,
+                "-p",
+                str(port),
+                "automation_hub.asgi:application",
+            ],
         }
         if not no_workers:
             commands["workers"] = [python, "manage.py", "qcluster"]

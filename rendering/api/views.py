@@ -1,0 +1,119 @@
+"""Producer API of the `sub` system: render instructions in, one at a time or by CSV file."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import generics, serializers
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from automation_hub.api.permissions import actor_name, person_or_producer
+from automation_hub.errors import InvalidInput
+from rendering.api.filters import InstructionFilter
+from rendering.api.serializers import InstructionInput, InstructionOutput
+from rendering.selectors import instruction_list
+from rendering.services.csv_import import MAX_CSV_BYTES, instructions_import_csv
+from rendering.services.instructions import instruction_create
+
+CanCreateInstructions = person_or_producer("sub")
+
+
+class InstructionListCreateView(generics.ListAPIView):
+    """GET: instructions, newest first, filtered and paginated. POST: create one (sub)."""
+
+    serializer_class = InstructionOutput
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = InstructionFilter
+
+    def get_queryset(self):
+        return instruction_list()
+
+    def get_permissions(self):
+        if self.request.method == "POST":
+            return [IsAuthenticated(), CanCreateInstructions()]
+        return [IsAuthenticated()]
+
+    @extend_schema(
+        request=InstructionInput,
+        responses={201: InstructionOutput, 200: InstructionOutput},
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                location=OpenApiParameter.HEADER,
+                required=False,
+                description="Same as the body's idempotency_key.",
+            )
+        ],
+        tags=["instructions"],
+    )
+    def post(self, request: Request) -> Response:
+        data = request.data.copy() if hasattr(request.data, "copy") else request.data
+        header_key = request.headers.get("Idempotency-Key")
+        if header_key and isinstance(data, dict) and not data.get("idempotency_key"):
+            data["idempotency_key"] = header_key
+        payload = InstructionInput(data=data)
+        payload.is_valid(raise_exception=True)
+        instruction, created = instruction_create(
+            **payload.validated_data, created_by=actor_name(request)
+        )
+        return Response(
+            InstructionOutput(instruction).data,
+            status=HTTPStatus.CREATED if created else HTTPStatus.OK,
+        )
+
+
+class InstructionDetailView(generics.RetrieveAPIView):
+    serializer_class = InstructionOutput
+
+    def get_queryset(self):
+        return instruction_list()
+
+
+class InstructionImportView(APIView):
+    """POST a CSV file (multipart field `file`): all rows are created, or none."""
+
+    parser_classes = [MultiPartParser, FormParser]
+    permission_classes = [IsAuthenticated, CanCreateInstructions]
+
+    @extend_schema(
+        request={
+            "multipart/form-data": inline_serializer(
+                "InstructionImportInput", {"file": serializers.FileField()}
+            )
+        },
+        responses=inline_serializer(
+            "InstructionImportResult",
+            {
+                "created": serializers.IntegerField(),
+                "existing": serializers.IntegerField(),
+                "instruction_ids": serializers.ListField(child=serializers.IntegerField()),
+            },
+        ),
+        tags=["instructions"],
+    )
+    def post(self, request: Request) -> Response:
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise InvalidInput(
+                "Send the CSV as multipart field 'file'.",
+                fields={"file": ["No file was submitted."]},
+            )
+        if upload.size > MAX_CSV_BYTES:
+            raise InvalidInput(
+                f"The file is larger than {MAX_CSV_BYTES} bytes.", fields={"file": ["Too large."]}
+            )
+        result = instructions_import_csv(content=upload.read(), created_by=actor_name(request))
+        return Response(
+            {
+                "created": result.created,
+                "existing": result.existing,
+                "instruction_ids": result.instruction_ids,
+            },
+            status=HTTPStatus.CREATED if result.created else HTTPStatus.OK,
+        )

@@ -1,0 +1,135 @@
+"""Creating render instructions (producer API, CSV import, premium hands)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from automation_hub.errors import Conflict
+from automation_hub.live import publish_on_commit
+from rendering.models import RenderInstruction
+from rendering.services.dispatch import instruction_dispatch
+
+DEFAULT_OUTPUT_SETTINGS: dict[str, Any] = {
+    "format": "PNG",
+    "resolution": "1920x1080",
+    "fps": 30,
+    "frame_count": 1,
+}
+
+# What must match for a resend with the same idempotency key to be "the same instruction".
+_IDEMPOTENT_FIELDS = (
+    "template_name",
+    "layer_data",
+    "output_settings",
+    "priority",
+    "trigger_type",
+    "trigger_id",
+    "hand_id",
+)
+
+
+def output_settings_with_defaults(output_settings: dict[str, Any] | None) -> dict[str, Any]:
+    return {**DEFAULT_OUTPUT_SETTINGS, **(output_settings or {})}
+
+
+def _same_request(existing: RenderInstruction, values: dict[str, Any]) -> list[str]:
+    """Names of the fields where a resend differs from the stored instruction."""
+    return [
+        name
+        for name in _IDEMPOTENT_FIELDS
+        if json.dumps(getattr(existing, name), sort_keys=True, default=str)
+        != json.dumps(values[name], sort_keys=True, default=str)
+    ]
+
+
+def _resend(idempotency_key: str, values: dict[str, Any]) -> tuple[RenderInstruction, bool]:
+    existing = RenderInstruction.objects.get(idempotency_key=idempotency_key)
+    differing = _same_request(existing, values)
+    if differing:
+        raise Conflict(
+            f"Idempotency key {idempotency_key!r} was used for a different instruction.",
+            fields={name: ["Differs from the first request with this key."] for name in differing},
+            extra={"existing_id": existing.pk},
+        )
+    return existing, False
+
+
+def instruction_create(
+    *,
+    template_name: str,
+    layer_data: dict[str, Any] | None = None,
+    output_settings: dict[str, Any] | None = None,
+    priority: int = 5,
+    trigger_type: str = "manual",
+    trigger_id: str = "",
+    hand: Any = None,
+    idempotency_key: str | None = None,
+    max_retries: int | None = None,
+    created_by: str = "",
+) -> tuple[RenderInstruction, bool]:
+    """Create a PENDING instruction; returns (instruction, created).
+
+    With an idempotency key, a resend returns the first instruction (created=False) and a
+    different request under the same key raises Conflict. After commit, the workers are woken
+    and the dashboard told (`instruction_updated`).
+    """
+    values = {
+        "template_name": template_name,
+        "layer_data": layer_data or {},
+        "output_settings": output_settings_with_defaults(output_settings),
+        "priority": priority,
+        "trigger_type": trigger_type,
+        "trigger_id": trigger_id,
+        "hand_id": hand.pk if hand is not None else None,
+    }
+    if (
+        idempotency_key
+        and RenderInstruction.objects.filter(idempotency_key=idempotency_key).exists()
+    ):
+        return _resend(idempotency_key, values)
+    extra: dict[str, Any] = {}
+    if max_retries is not None:
+        extra["max_retries"] = max_retries
+    try:
+        with transaction.atomic():
+            instruction = RenderInstruction.objects.create(
+                **values,
+                correlation_id=hand.correlation_id if hand is not None else uuid.uuid4(),
+                idempotency_key=idempotency_key or None,
+                created_by=created_by,
+                **extra,
+            )
+    except IntegrityError:
+        # A concurrent resend with the same key won the insert.
+        if (
+            not idempotency_key
+            or not RenderInstruction.objects.filter(idempotency_key=idempotency_key).exists()
+        ):
+            raise
+        return _resend(idempotency_key, values)
+    instruction_id = instruction.pk
+    transaction.on_commit(lambda: instruction_dispatch(instruction_id=instruction_id))
+    publish_on_commit("instruction_updated", instruction_live_data(instruction))
+    return instruction, True
+
+
+def instruction_live_data(instruction: RenderInstruction) -> dict[str, Any]:
+    """The fields a dashboard row shows; sent with every `instruction_updated` event."""
+    return {
+        "id": instruction.pk,
+        "template_name": instruction.template_name,
+        "status": instruction.status,
+        "priority": instruction.priority,
+        "trigger_type": instruction.trigger_type,
+        "hand_id": instruction.hand_id,
+        "retry_count": instruction.retry_count,
+        "render_progress": instruction.render_progress,
+        "error_message": instruction.error_message,
+        "correlation_id": str(instruction.correlation_id),
+        "created_at": instruction.created_at.isoformat() if instruction.created_at else None,
+        "updated_at": instruction.updated_at.isoformat() if instruction.updated_at else None,
+    }
