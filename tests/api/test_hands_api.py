@@ -191,3 +191,12 @@ def test_it_shows_one_hand_and_404s_an_unknown_one(table, person_client):
     missing = person_client.get(reverse("hand-detail", args=[created["id"] + 1000]))
     assert missing.status_code == HTTPStatus.NOT_FOUND
     assert missing.json()["code"] == "not_found"
+
+
+def test_it_shows_one_tournament(table, person_client):
+    table.post(reverse("hand-list"), ROYAL, format="json")
+    tournament = Tournament.objects.get()
+    response = person_client.get(reverse("tournament-detail", args=[tournament.pk]))
+    assert response.status_code == HTTPStatus.OK
+    assert response.json()["code"] == "WSOP-2026-ME"
+    assert person_client.get(reverse("tournament-detail", args=[999])).status_code == 404
