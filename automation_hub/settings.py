@@ -225,6 +225,8 @@ MONITOR_ERROR_RATE_MIN_SAMPLE: int = env.int("MONITOR_ERROR_RATE_MIN_SAMPLE", de
 MONITOR_THROUGHPUT_DROP_RATIO: float = env.float("MONITOR_THROUGHPUT_DROP_RATIO", default=0.5)
 MONITOR_THROUGHPUT_MIN_VOLUME: int = env.int("MONITOR_THROUGHPUT_MIN_VOLUME", default=20)
 MONITOR_PRODUCER_STALE_SECONDS: int = env.int("MONITOR_PRODUCER_STALE_SECONDS", default=300)
+# /metrics answers unauthenticated scrapes from loopback (not through a proxy); false: auth only.
+METRICS_ALLOW_LOOPBACK: bool = env.bool("METRICS_ALLOW_LOOPBACK", default=True)
 SLACK_WEBHOOK_URL: str = env.str("SLACK_WEBHOOK_URL", default="")
 ALERT_EMAILS: list[str] = env.list("ALERT_EMAILS", default=[])
 

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from monitoring.api import views
+
+urlpatterns = [
+    path("dashboard", views.DashboardView.as_view(), name="dashboard"),
+    path("metrics/throughput", views.ThroughputView.as_view(), name="metrics-throughput"),
+    path("metrics/latency", views.LatencyView.as_view(), name="metrics-latency"),
+    path("metrics/error-rate", views.ErrorRateView.as_view(), name="metrics-error-rate"),
+    path("metrics/queue-depth", views.QueueDepthView.as_view(), name="metrics-queue-depth"),
+    path("data-flow", views.DataFlowView.as_view(), name="data-flow"),
+    path("events", views.EventListView.as_view(), name="event-list"),
+    path("events/<int:pk>", views.EventDetailView.as_view(), name="event-detail"),
+    path("events/<int:pk>/resolve", views.EventResolveView.as_view(), name="event-resolve"),
+    path("actions/retry", views.RetryView.as_view(), name="action-retry"),
+    path("actions/cancel", views.CancelView.as_view(), name="action-cancel"),
+    path(
+        "actions/change-priority",
+        views.ChangePriorityView.as_view(),
+        name="action-change-priority",
+    ),
+    path("actions/bulk-retry", views.BulkRetryView.as_view(), name="action-bulk-retry"),
+]

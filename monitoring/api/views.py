@@ -1,0 +1,191 @@
+"""Monitoring API: dashboard, metrics, data flow, events and the manual override actions.
+
+Reads are open to every authenticated caller (people and producer keys); the actions and
+resolving an event are for people only.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from django.shortcuts import get_object_or_404
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from automation_hub.api.permissions import IsPerson, actor_name
+from hands.api.serializers import HandOutput
+from hands.models import Hand
+from monitoring import selectors
+from monitoring.api import serializers as s
+from monitoring.api.filters import EventFilter
+from monitoring.services.events import event_resolve
+from rendering.api.serializers import InstructionOutput, OutputOutput
+from rendering.services import actions
+from rendering.services.instructions import instruction_live_data
+
+WINDOW_PARAM = OpenApiParameter("window", str, enum=list(selectors.WINDOWS), default="1h")
+
+
+def _actor(request: Request) -> actions.Actor:
+    return actions.Actor(name=actor_name(request), user=request.user, via="api")
+
+
+class DashboardView(APIView):
+    @extend_schema(responses=dict, tags=["monitoring"], description="SPEC §5 dashboard summary.")
+    def get(self, request: Request) -> Response:
+        return Response(selectors.dashboard_summary())
+
+
+class _WindowMetricView(APIView):
+    selector: Any = None
+
+    @extend_schema(parameters=[WINDOW_PARAM], responses=dict, tags=["monitoring"])
+    def get(self, request: Request) -> Response:
+        payload = s.WindowInput(data=request.query_params)
+        payload.is_valid(raise_exception=True)
+        window = selectors.window_get(payload.validated_data["window"])
+        return Response(type(self).selector(window=window))
+
+
+class ThroughputView(_WindowMetricView):
+    selector = staticmethod(selectors.metrics_throughput)
+
+
+class LatencyView(_WindowMetricView):
+    selector = staticmethod(selectors.metrics_latency)
+
+
+class ErrorRateView(_WindowMetricView):
+    selector = staticmethod(selectors.metrics_error_rate)
+
+
+class QueueDepthView(APIView):
+    @extend_schema(responses=dict, tags=["monitoring"])
+    def get(self, request: Request) -> Response:
+        return Response(selectors.metrics_queue_depth())
+
+
+class DataFlowView(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("hand_id", int, required=True)],
+        responses=dict,
+        tags=["monitoring"],
+        description="One hand's story: instructions, outputs, status chain, correlated events.",
+    )
+    def get(self, request: Request) -> Response:
+        payload = s.DataFlowInput(data=request.query_params)
+        payload.is_valid(raise_exception=True)
+        hand = get_object_or_404(Hand, pk=payload.validated_data["hand_id"])
+        flow = selectors.data_flow(hand=hand)
+        return Response(
+            {
+                "hand": HandOutput(flow["hand"]).data,
+                "instructions": InstructionOutput(flow["instructions"], many=True).data,
+                "outputs": OutputOutput(flow["outputs"], many=True).data,
+                "status_chain": flow["status_chain"],
+                "events": s.EventOutput(flow["events"], many=True).data,
+                "complete": flow["complete"],
+            }
+        )
+
+
+@extend_schema(tags=["events"])
+class EventListView(generics.ListAPIView):
+    """Events, newest first: `?severity=error,critical&resolved=false&code=&since=` (paginated)."""
+
+    serializer_class = s.EventOutput
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = EventFilter
+
+    def get_queryset(self):
+        return selectors.event_list()
+
+
+@extend_schema(tags=["events"])
+class EventDetailView(generics.RetrieveAPIView):
+    serializer_class = s.EventOutput
+
+    def get_queryset(self):
+        return selectors.event_list()
+
+
+class EventResolveView(APIView):
+    permission_classes = [IsAuthenticated, IsPerson]
+
+    @extend_schema(request=s.EventResolveInput, responses=s.EventOutput, tags=["events"])
+    def post(self, request: Request, pk: int) -> Response:
+        payload = s.EventResolveInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        event = event_resolve(
+            event_id=pk,
+            resolved_by=payload.validated_data.get("resolved_by") or actor_name(request),
+            notes=payload.validated_data["notes"],
+        )
+        return Response(s.EventOutput(event).data)
+
+
+class _ActionView(APIView):
+    permission_classes = [IsAuthenticated, IsPerson]
+
+
+class RetryView(_ActionView):
+    @extend_schema(
+        request=s.RetryInput,
+        responses=dict,
+        tags=["actions"],
+        description="FAILED/STALE/CANCELLED → PENDING. 409 from PENDING, PROCESSING, COMPLETED.",
+    )
+    def post(self, request: Request) -> Response:
+        payload = s.RetryInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        row = actions.instruction_manual_retry(**payload.validated_data, actor=_actor(request))
+        return Response(instruction_live_data(row))
+
+
+class CancelView(_ActionView):
+    @extend_schema(
+        request=s.CancelInput,
+        responses=dict,
+        tags=["actions"],
+        description="→ CANCELLED; a worker's later result for it is refused. 409 when finished.",
+    )
+    def post(self, request: Request) -> Response:
+        payload = s.CancelInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        row = actions.instruction_cancel(**payload.validated_data, actor=_actor(request))
+        return Response(instruction_live_data(row))
+
+
+class ChangePriorityView(_ActionView):
+    @extend_schema(request=s.ChangePriorityInput, responses=dict, tags=["actions"])
+    def post(self, request: Request) -> Response:
+        payload = s.ChangePriorityInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        row = actions.instruction_change_priority(**payload.validated_data, actor=_actor(request))
+        return Response(instruction_live_data(row))
+
+
+class BulkRetryView(_ActionView):
+    @extend_schema(
+        request=s.BulkRetryInput,
+        responses=s.BulkRetryOutput,
+        tags=["actions"],
+        description="Re-queue every row the filter matches; `dry_run` only counts them.",
+    )
+    def post(self, request: Request) -> Response:
+        payload = s.BulkRetryInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        result = actions.instructions_bulk_retry(
+            filter=dict(data["filter"]),
+            reason=data["reason"],
+            dry_run=data["dry_run"],
+            actor=_actor(request),
+        )
+        return Response(s.BulkRetryOutput(result).data, status=HTTPStatus.OK)

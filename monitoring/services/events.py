@@ -1,0 +1,140 @@
+"""Writing monitoring events: record one, open one per condition (dedup), resolve them."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from automation_hub.errors import Conflict, NotFound
+from automation_hub.live import publish_on_commit
+from monitoring.models import MonitoringEvent, Severity
+
+ALERT_SEVERITIES = frozenset(Severity.at_least(Severity.WARNING))
+
+
+def event_live_data(event: MonitoringEvent) -> dict[str, Any]:
+    """The `alert` live event's data: enough for a dashboard row without another request."""
+    return {
+        "id": event.pk,
+        "type": event.type,
+        "code": event.code,
+        "severity": event.severity,
+        "source": event.source,
+        "message": event.message,
+        "instruction_id": event.instruction_id,
+        "hand_id": event.hand_id,
+        "details": event.details,
+        "resolved": event.resolved,
+        "created_at": event.created_at.isoformat() if event.created_at else None,
+    }
+
+
+def _announce(event: MonitoringEvent) -> None:
+    """Warning-and-above events reach the dashboards (and, later, the notifiers) after commit."""
+    if event.severity in ALERT_SEVERITIES or event.resolved:
+        publish_on_commit("alert", event_live_data(event))
+
+
+def event_record(
+    *,
+    type: str,
+    code: str,
+    message: str,
+    source: str,
+    severity: str = Severity.INFO,
+    details: dict[str, Any] | None = None,
+    instruction_id: int | None = None,
+    hand_id: int | None = None,
+    correlation_id: uuid.UUID | None = None,
+) -> MonitoringEvent:
+    """Store one event outside dedup (operations, remediations) and announce it if it alerts."""
+    event = MonitoringEvent.objects.create(
+        type=type,
+        code=code,
+        severity=severity,
+        source=source,
+        message=message,
+        details=details or {},
+        instruction_id=instruction_id,
+        hand_id=hand_id,
+        correlation_id=correlation_id,
+    )
+    _announce(event)
+    return event
+
+
+def event_open(
+    *,
+    dedup_key: str,
+    type: str,
+    code: str,
+    message: str,
+    source: str,
+    severity: str,
+    details: dict[str, Any] | None = None,
+    instruction_id: int | None = None,
+    hand_id: int | None = None,
+    correlation_id: uuid.UUID | None = None,
+) -> tuple[MonitoringEvent, bool]:
+    """Open the event for `dedup_key` unless one is already open; returns (event, created).
+
+    The partial unique index (one unresolved row per dedup_key) settles races between two
+    detector runs: the loser's INSERT fails and it returns the winner's row.
+    """
+    existing = MonitoringEvent.objects.filter(dedup_key=dedup_key, resolved=False).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            event = MonitoringEvent.objects.create(
+                dedup_key=dedup_key,
+                type=type,
+                code=code,
+                severity=severity,
+                source=source,
+                message=message,
+                details=details or {},
+                instruction_id=instruction_id,
+                hand_id=hand_id,
+                correlation_id=correlation_id,
+            )
+    except IntegrityError:
+        return MonitoringEvent.objects.get(dedup_key=dedup_key, resolved=False), False
+    _announce(event)
+    return event, True
+
+
+def event_resolve(*, event_id: int, resolved_by: str, notes: str = "") -> MonitoringEvent:
+    """Close an open event by hand. A second resolve is a 409, not a silent overwrite."""
+    with transaction.atomic():
+        closed = MonitoringEvent.objects.filter(pk=event_id, resolved=False).update(
+            resolved=True, resolved_by=resolved_by, resolved_at=timezone.now(), notes=notes
+        )
+        event = MonitoringEvent.objects.filter(pk=event_id).first()
+        if event is None:
+            raise NotFound(f"Event {event_id} does not exist.")
+        if not closed:
+            raise Conflict(
+                f"Event {event_id} was already resolved by {event.resolved_by or 'the system'}.",
+                extra={"resolved_by": event.resolved_by},
+            )
+        publish_on_commit("alert", event_live_data(event))
+    return event
+
+
+def events_auto_resolve(*, dedup_keys: list[str] | set[str], note: str) -> int:
+    """Close the open events of conditions that cleared; returns how many closed."""
+    if not dedup_keys:
+        return 0
+    with transaction.atomic():
+        rows = list(MonitoringEvent.objects.filter(dedup_key__in=list(dedup_keys), resolved=False))
+        closed = MonitoringEvent.objects.filter(pk__in=[e.pk for e in rows], resolved=False).update(
+            resolved=True, resolved_by="system", resolved_at=timezone.now(), notes=note
+        )
+        for event in rows:
+            event.resolved, event.resolved_by, event.notes = True, "system", note
+            publish_on_commit("alert", event_live_data(event))
+    return closed
