@@ -37,6 +37,7 @@ def make_instruction(
     age: timedelta = timedelta(0),
     took: timedelta | None = None,
     finished_at: datetime | None = None,
+    created_at: datetime | None = None,
     **fields: Any,
 ) -> RenderInstruction:
     """An instruction created `age` ago; `took` (or `finished_at`) sets completed_at for
@@ -47,7 +48,7 @@ def make_instruction(
     row = RenderInstruction.objects.create(
         template_name=fields.pop("template_name", "lower_third"), status=status, **fields
     )
-    created = timezone.now() - age
+    created = created_at or timezone.now() - age
     changes: dict[str, Any] = {"created_at": created}
     if status in ("completed", "failed"):
         changes["completed_at"] = finished_at or created + (took or timedelta(seconds=10))
