@@ -31,3 +31,14 @@ def _fast_password_hashing(settings) -> None:
     # person_client authenticates with HTTP Basic on every request; PBKDF2's deliberate cost
     # would dominate these tests without testing anything of ours.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def dispatched_by_monitor(monkeypatch) -> list[int]:
+    from rendering.services import dispatch
+
+    woken: list[int] = []
+    monkeypatch.setattr(
+        dispatch, "instruction_dispatch", lambda *, instruction_id: woken.append(instruction_id)
+    )
+    return woken
