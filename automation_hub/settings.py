@@ -229,6 +229,9 @@ MONITOR_PRODUCER_STALE_SECONDS: int = env.int("MONITOR_PRODUCER_STALE_SECONDS", 
 METRICS_ALLOW_LOOPBACK: bool = env.bool("METRICS_ALLOW_LOOPBACK", default=True)
 SLACK_WEBHOOK_URL: str = env.str("SLACK_WEBHOOK_URL", default="")
 ALERT_EMAILS: list[str] = env.list("ALERT_EMAILS", default=[])
+# Slack/e-mail: at most one notification per event code within this many seconds.
+MONITOR_NOTIFY_INTERVAL_SECONDS: int = env.int("MONITOR_NOTIFY_INTERVAL_SECONDS", default=300)
+MONITOR_NOTIFY_TIMEOUT_SECONDS: float = env.float("MONITOR_NOTIFY_TIMEOUT_SECONDS", default=5.0)
 
 # --------------------------------------------------------------------------------------------------
 # Queue (django-q2) and live events (Channels)

@@ -51,6 +51,9 @@ class MonitoringEvent(models.Model):
     resolved_by = models.CharField(max_length=150, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     notes = models.TextField(blank=True)
+    # Set once by the notifier that sent (or deliberately skipped) Slack/e-mail for it.
+    notified_at = models.DateTimeField(null=True, blank=True)
+    notification = models.CharField(max_length=32, blank=True)  # sent, rate_limited, failed
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -98,3 +101,77 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name} {self.action}"
+
+
+class BlockStatus(models.TextChoices):
+    IDLE = "idle", "Idle"
+    IN_PROGRESS = "in_progress", "In progress"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    PARTIAL = "partial", "Partial"
+
+
+class BlockState(models.Model):
+    """What the orchestrator last saw of one block it runs itself (monitor, reconciliation,
+    output storage). Producer and queue blocks are derived from their rows instead."""
+
+    name = models.CharField(max_length=64, unique=True)
+    status = models.CharField(max_length=12, choices=BlockStatus.choices, default=BlockStatus.IDLE)
+    last_activity = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    items_processed = models.PositiveIntegerField(default=0)
+    items_total = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=BlockStatus.values), name="block_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.status}"
+
+
+class SyncType(models.TextChoices):
+    FULL = "full", "Full"
+    INCREMENTAL = "incremental", "Incremental"
+
+
+class SyncRun(models.Model):
+    """One reconciliation run: premium hand → instruction → output → file on storage."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        COMPLETED = "completed", "Completed"
+        PARTIAL = "partial", "Partial"  # finished, found problems
+        FAILED = "failed", "Failed"
+
+    type = models.CharField(max_length=12, choices=SyncType.choices)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    requested_by = models.CharField(max_length=150, blank=True)
+    since = models.DateTimeField(null=True, blank=True)  # incremental: rows newer than this
+    counts = models.JSONField(default=dict, blank=True)
+    problems = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(type__in=SyncType.values), name="syncrun_type_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "running", "completed", "partial", "failed"]),
+                name="syncrun_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"sync #{self.pk} {self.type} {self.status}"

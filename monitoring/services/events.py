@@ -11,6 +11,7 @@ from django.utils import timezone
 from automation_hub.errors import Conflict, NotFound
 from automation_hub.live import publish_on_commit
 from monitoring.models import MonitoringEvent, Severity
+from monitoring.services.notifications import event_notify_later
 
 ALERT_SEVERITIES = frozenset(Severity.at_least(Severity.WARNING))
 
@@ -36,6 +37,8 @@ def _announce(event: MonitoringEvent) -> None:
     """Warning-and-above events reach the dashboards (and, later, the notifiers) after commit."""
     if event.severity in ALERT_SEVERITIES or event.resolved:
         publish_on_commit("alert", event_live_data(event))
+    if not event.resolved:
+        event_notify_later(event=event)
 
 
 def event_record(
