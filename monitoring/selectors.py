@@ -459,3 +459,134 @@ def _flow_complete(
 
 def event_list() -> QuerySet[MonitoringEvent]:
     return MonitoringEvent.objects.all()
+
+
+# --------------------------------------------------------------------------------------------------
+# Orchestrator blocks (SPEC §6)
+# --------------------------------------------------------------------------------------------------
+
+_PRODUCER_BLOCK_STATUS = {"active": "in_progress", "idle": "idle", "stale": "partial"}
+_HEALTH_ORDER = ("failed", "partial", "in_progress", "completed", "idle")
+
+
+def _block(
+    name: str,
+    status: str,
+    last_activity: datetime | None,
+    *,
+    last_error: str = "",
+    processed: int = 0,
+    total: int = 0,
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "status": status,
+        "last_activity": _iso(last_activity),
+        "last_error": last_error,
+        "items_processed": processed,
+        "items_total": total,
+        **extra,
+    }
+
+
+def _breaker_blocks() -> list[dict[str, Any]]:
+    try:
+        breaker = apps.get_model("rendering", "CircuitBreaker")
+    except LookupError:
+        return []
+    return [
+        _block(
+            f"renderer:{b.backend}",
+            "completed" if b.state == "closed" else ("failed" if b.state == "open" else "partial"),
+            b.updated_at,
+            last_error=b.last_error,
+            circuit=b.state,
+        )
+        for b in breaker.objects.all()
+    ]
+
+
+def orchestrator_blocks(*, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Every block: producers and the queue derived from their rows, the rest from BlockState."""
+    from monitoring.models import BlockState
+
+    now = now or timezone.now()
+    today = _start_of_today(now)
+    projects = projects_summary(now=now)
+    blocks = []
+    for name, project in projects.items():
+        health = project["status"]
+        blocks.append(
+            _block(
+                f"producer:{name}",
+                "failed" if health == "degraded" else _PRODUCER_BLOCK_STATUS[health],
+                datetime.fromisoformat(project["last_activity"])
+                if project["last_activity"]
+                else None,
+                health=health,
+            )
+        )
+    blocks[0]["name"] = "ingest"  # the feature tables feed the ingest block
+    depth = metrics_queue_depth(now=now)
+    created_today = RenderInstruction.objects.filter(created_at__gte=today)
+    delayed = delayed_instructions(now=now).count()
+    busy = depth["pending"] + depth["processing"]
+    blocks.append(
+        _block(
+            "render_queue",
+            "partial" if delayed else ("in_progress" if busy else "idle"),
+            RenderInstruction.objects.aggregate(last=Max("updated_at"))["last"],
+            last_error=f"{delayed} instruction(s) pending too long" if delayed else "",
+            processed=created_today.filter(status=InstructionStatus.COMPLETED).count(),
+            total=created_today.count(),
+        )
+    )
+    blocks.extend(_breaker_blocks())
+    for state in BlockState.objects.all():
+        blocks.append(
+            _block(
+                state.name,
+                state.status,
+                state.last_activity,
+                last_error=state.last_error,
+                processed=state.items_processed,
+                total=state.items_total,
+            )
+        )
+    return blocks
+
+
+def orchestrator_status(*, now: datetime | None = None) -> dict[str, Any]:
+    from django_q.models import Schedule
+
+    from monitoring.models import SyncRun, SyncType
+
+    blocks = orchestrator_blocks(now=now)
+    statuses = {b["status"] for b in blocks}
+    overall = next((s for s in _HEALTH_ORDER if s in statuses), "idle")
+    last_full = (
+        SyncRun.objects.filter(type=SyncType.FULL, finished_at__isnull=False)
+        .order_by("-finished_at")
+        .first()
+    )
+    next_runs = {
+        row.args.strip("'\""): row.next_run
+        for row in Schedule.objects.filter(func="monitoring.tasks.scheduled_sync")
+    }
+    return {
+        "overall": overall,
+        "blocks": blocks,
+        "last_full_sync": {
+            "id": last_full.pk,
+            "status": last_full.status,
+            "finished_at": _iso(last_full.finished_at),
+            "problems": last_full.problems,
+        }
+        if last_full
+        else None,
+        "next_run": {
+            "full": _iso(next_runs.get("full")),
+            "incremental": _iso(next_runs.get("incremental")),
+        },
+    }

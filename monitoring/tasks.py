@@ -16,3 +16,18 @@ def notify_event(event_id: int) -> str:
     from monitoring.services.notifications import event_notify
 
     return event_notify(event_id=event_id)
+
+
+def run_sync(run_id: int) -> int | None:
+    """A reconciliation requested through the API (`POST /api/orchestrator/sync`)."""
+    from monitoring.services.orchestrator import sync_execute
+
+    run = sync_execute(run_id=run_id)
+    return run.problems if run else None
+
+
+def scheduled_sync(sync_type: str) -> int | None:
+    """The nightly full and the frequent incremental runs."""
+    from monitoring.services.orchestrator import sync_scheduled
+
+    return sync_scheduled(type=sync_type)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from monitoring.models import AuditEntry, MonitoringEvent, Severity
+from monitoring.models import AuditEntry, MonitoringEvent, Severity, SyncRun, SyncType
 from monitoring.selectors import WINDOWS
 from rendering.services.actions import RETRYABLE
 
@@ -110,3 +110,25 @@ class AuditEntryOutput(serializers.ModelSerializer):
 
 
 SEVERITY_CHOICES = Severity.values
+
+
+class SyncInput(serializers.Serializer):
+    type = serializers.ChoiceField(choices=SyncType.values, default=SyncType.INCREMENTAL)
+
+
+class SyncRunOutput(serializers.ModelSerializer):
+    class Meta:
+        model = SyncRun
+        fields = [
+            "id",
+            "type",
+            "status",
+            "requested_by",
+            "since",
+            "counts",
+            "problems",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]

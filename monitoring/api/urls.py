@@ -21,5 +21,8 @@ urlpatterns = [
         views.ChangePriorityView.as_view(),
         name="action-change-priority",
     ),
+    path("orchestrator/status", views.OrchestratorStatusView.as_view(), name="orchestrator-status"),
+    path("orchestrator/sync", views.SyncRequestView.as_view(), name="orchestrator-sync"),
+    path("orchestrator/sync/<int:pk>", views.SyncRunDetailView.as_view(), name="orchestrator-run"),
     path("actions/bulk-retry", views.BulkRetryView.as_view(), name="action-bulk-retry"),
 ]

@@ -24,7 +24,9 @@ from hands.models import Hand
 from monitoring import selectors
 from monitoring.api import serializers as s
 from monitoring.api.filters import EventFilter
+from monitoring.models import SyncRun
 from monitoring.services.events import event_resolve
+from monitoring.services.orchestrator import sync_request
 from rendering.api.serializers import InstructionOutput, OutputOutput
 from rendering.services import actions
 from rendering.services.instructions import instruction_live_data
@@ -189,3 +191,33 @@ class BulkRetryView(_ActionView):
             actor=_actor(request),
         )
         return Response(s.BulkRetryOutput(result).data, status=HTTPStatus.OK)
+
+
+class OrchestratorStatusView(APIView):
+    @extend_schema(responses=dict, tags=["orchestrator"])
+    def get(self, request: Request) -> Response:
+        return Response(selectors.orchestrator_status())
+
+
+class SyncRequestView(APIView):
+    permission_classes = [IsAuthenticated, IsPerson]
+
+    @extend_schema(
+        request=s.SyncInput,
+        responses={202: s.SyncRunOutput},
+        tags=["orchestrator"],
+        description="Start a full or incremental reconciliation in the background.",
+    )
+    def post(self, request: Request) -> Response:
+        payload = s.SyncInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        run = sync_request(type=payload.validated_data["type"], requested_by=actor_name(request))
+        return Response(s.SyncRunOutput(run).data, status=HTTPStatus.ACCEPTED)
+
+
+@extend_schema(tags=["orchestrator"])
+class SyncRunDetailView(generics.RetrieveAPIView):
+    serializer_class = s.SyncRunOutput
+
+    def get_queryset(self):
+        return SyncRun.objects.all()

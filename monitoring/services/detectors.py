@@ -24,8 +24,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from monitoring import selectors
-from monitoring.models import EventType, MonitoringEvent, Severity
+from monitoring.models import BlockStatus, EventType, MonitoringEvent, Severity
 from monitoring.services.events import event_open, event_record, events_auto_resolve
+from monitoring.services.orchestrator import block_touch
 from rendering.models import InstructionStatus, RenderInstruction
 
 logger = logging.getLogger(__name__)
@@ -340,4 +341,11 @@ def monitor_run(
         report.opened[code] = opened
         report.resolved[code] = _close_cleared(code, {f.dedup_key for f in findings})
     report.remediations += requeue_overdue_failures(now=now)
+    block_touch(
+        name="monitor",
+        status=BlockStatus.COMPLETED,
+        items_processed=sum(report.opened.values()) + sum(report.resolved.values()),
+        items_total=len(codes),
+        error="",
+    )
     return report

@@ -30,7 +30,7 @@ def webhook() -> Iterator[tuple[str, Receiver]]:
     receiver = Receiver()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        def do_POST(self) -> None:
             length = int(self.headers["Content-Length"])
             receiver.bodies.append(json.loads(self.rfile.read(length)))
             self.send_response(receiver.status)
