@@ -13,7 +13,18 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Max, Q, QuerySet, Sum
+from django.db.models import (
+    Count,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+)
 from django.utils import timezone
 
 from automation_hub.models import ApiKey, ProducerRole
@@ -235,8 +246,9 @@ def orphan_hands(*, now: datetime | None = None) -> QuerySet[Hand]:
     """Premium hands past the grace period that have no instruction at all."""
     now = now or timezone.now()
     grace = timedelta(seconds=settings.MONITOR_ORPHAN_GRACE_SECONDS)
+    # NOT EXISTS: an anti-join on the instructions' hand index, not a hashed million-row NOT IN.
     return Hand.objects.filter(is_premium=True, created_at__lte=now - grace).filter(
-        ~Q(pk__in=RenderInstruction.objects.filter(hand__isnull=False).values("hand_id"))
+        ~Exists(RenderInstruction.objects.filter(hand_id=OuterRef("pk")))
     )
 
 
