@@ -50,6 +50,13 @@ def breaker_allows(*, backend: str) -> bool:
 
 def breaker_record_success(*, backend: str) -> bool:
     """The backend worked: close the breaker. Returns True when this closed an open breaker."""
+    current = (
+        CircuitBreaker.objects.filter(backend=backend)
+        .values_list("state", "consecutive_failures")
+        .first()
+    )
+    if current is None or current == (BreakerState.CLOSED, 0):
+        return False  # the usual case: a read, no write per job
     with transaction.atomic():
         closed = CircuitBreaker.objects.filter(
             ~Q(state=BreakerState.CLOSED), backend=backend

@@ -70,8 +70,9 @@ def test_it_fails_bad_output_settings_with_a_field_message():
 
 
 def test_it_draws_templates_that_are_not_hands():
-    row = make_instruction(template_name="elimination", layer_data={"player_name": "Carol",
-                                                                     "place": "7th"})
+    row = make_instruction(
+        template_name="elimination", layer_data={"player_name": "Carol", "place": "7th"}
+    )
     queue_work(budget_seconds=5, worker_id="w1")
     row.refresh_from_db()
     assert row.status == InstructionStatus.COMPLETED

@@ -57,14 +57,25 @@ def test_it_records_holder_and_a_new_lease_per_claim():
 def test_it_completes_once_with_one_output():
     make_instruction()
     job = instruction_claim_next(worker_id="w1")
-    output = instruction_complete(instruction_id=job.pk, worker_id="w1", lease_id=job.lease_id,
-                                  output_path="/out/a.png", file_size=123, frame_count=1)
+    output = instruction_complete(
+        instruction_id=job.pk,
+        worker_id="w1",
+        lease_id=job.lease_id,
+        output_path="/out/a.png",
+        file_size=123,
+        frame_count=1,
+    )
     job.refresh_from_db()
     assert job.status == InstructionStatus.COMPLETED and job.render_progress == 100
     assert output.file_size == 123
     with pytest.raises(LeaseLost):
-        instruction_complete(instruction_id=job.pk, worker_id="w1", lease_id=job.lease_id,
-                             output_path="/out/a.png", file_size=123)
+        instruction_complete(
+            instruction_id=job.pk,
+            worker_id="w1",
+            lease_id=job.lease_id,
+            output_path="/out/a.png",
+            file_size=123,
+        )
     assert RenderOutput.objects.filter(instruction=job).count() == 1
 
 
@@ -75,8 +86,13 @@ def test_it_refuses_and_records_the_late_result_of_a_stale_holder():
     instruction_release(instruction_id=job.pk, worker_id="w1", lease_id=job.lease_id, reason="r")
     again = instruction_claim_next(worker_id="w2")
     with pytest.raises(LeaseLost):
-        instruction_complete(instruction_id=job.pk, worker_id="w1", lease_id=job.lease_id,
-                             output_path="/out/late.png", file_size=1)
+        instruction_complete(
+            instruction_id=job.pk,
+            worker_id="w1",
+            lease_id=job.lease_id,
+            output_path="/out/late.png",
+            file_size=1,
+        )
     again.refresh_from_db()
     assert again.status == InstructionStatus.PROCESSING and again.claimed_by == "w2"
     assert not RenderOutput.objects.exists()
@@ -91,8 +107,9 @@ def test_it_refuses_results_for_a_cancelled_job():
     with pytest.raises(LeaseLost):
         instruction_heartbeat(instruction_id=job.pk, worker_id="w1", lease_id=job.lease_id)
     with pytest.raises(LeaseLost):
-        instruction_fail(instruction_id=job.pk, worker_id="w1", lease_id=job.lease_id,
-                         error_message="boom")
+        instruction_fail(
+            instruction_id=job.pk, worker_id="w1", lease_id=job.lease_id, error_message="boom"
+        )
     job.refresh_from_db()
     assert job.status == InstructionStatus.CANCELLED and job.error_message == ""
 
@@ -100,8 +117,13 @@ def test_it_refuses_results_for_a_cancelled_job():
 def test_it_heartbeats_with_progress():
     make_instruction()
     job = instruction_claim_next(worker_id="w1")
-    instruction_heartbeat(instruction_id=job.pk, worker_id="w1", lease_id=job.lease_id,
-                          progress=40, external_id="nx-1")
+    instruction_heartbeat(
+        instruction_id=job.pk,
+        worker_id="w1",
+        lease_id=job.lease_id,
+        progress=40,
+        external_id="nx-1",
+    )
     job.refresh_from_db()
     assert job.render_progress == 40 and job.external_id == "nx-1"
 
@@ -111,8 +133,12 @@ def test_it_schedules_a_retry_under_max_retries(settings):
     make_instruction(max_retries=2)
     job = instruction_claim_next(worker_id="w1")
     before = timezone.now()
-    failed = instruction_fail(instruction_id=job.pk, worker_id="w1", lease_id=job.lease_id,
-                              error_message="template missing layer")
+    failed = instruction_fail(
+        instruction_id=job.pk,
+        worker_id="w1",
+        lease_id=job.lease_id,
+        error_message="template missing layer",
+    )
     assert failed.status == InstructionStatus.FAILED
     assert failed.error_message == "template missing layer"
     assert failed.next_attempt_at >= before + timedelta(seconds=29)
@@ -122,8 +148,9 @@ def test_it_schedules_a_retry_under_max_retries(settings):
 def test_it_fails_for_good_at_max_retries_with_an_event():
     make_instruction(max_retries=1, retry_count=1)
     job = instruction_claim_next(worker_id="w1")
-    failed = instruction_fail(instruction_id=job.pk, worker_id="w1", lease_id=job.lease_id,
-                              error_message="bad")
+    failed = instruction_fail(
+        instruction_id=job.pk, worker_id="w1", lease_id=job.lease_id, error_message="bad"
+    )
     assert failed.status == InstructionStatus.FAILED and failed.next_attempt_at is None
     event = MonitoringEvent.objects.get(code="job_failed_permanently")
     assert event.severity == "error" and event.instruction_id == job.pk
@@ -143,8 +170,9 @@ def test_it_requeues_failed_rows_conditionally():
 def test_it_releases_without_spending_a_retry():
     make_instruction()
     job = instruction_claim_next(worker_id="w1")
-    assert instruction_release(instruction_id=job.pk, worker_id="w1", lease_id=job.lease_id,
-                               reason="nexrender unavailable")
+    assert instruction_release(
+        instruction_id=job.pk, worker_id="w1", lease_id=job.lease_id, reason="nexrender unavailable"
+    )
     job.refresh_from_db()
     assert job.status == InstructionStatus.PENDING and job.retry_count == 0
     assert job.claimed_by == "" and job.lease_id is None

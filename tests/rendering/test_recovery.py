@@ -74,8 +74,9 @@ def test_it_retries_failed_jobs_when_their_backoff_is_due(settings):
     settings.RENDER_RETRY_POLICIES = {"default": {"strategy": "fixed", "base_delay": 60}}
     make_instruction(max_retries=3)
     job = instruction_claim_next(worker_id="w1")
-    instruction_fail(instruction_id=job.pk, worker_id="w1", lease_id=job.lease_id,
-                     error_message="AE crashed")
+    instruction_fail(
+        instruction_id=job.pk, worker_id="w1", lease_id=job.lease_id, error_message="AE crashed"
+    )
     assert instructions_retry_due() == 0  # not due yet
     RenderInstruction.objects.filter(pk=job.pk).update(
         next_attempt_at=timezone.now() - timedelta(seconds=1)
@@ -89,8 +90,13 @@ def test_it_retries_failed_jobs_when_their_backoff_is_due(settings):
 def test_it_does_not_retry_permanent_failures():
     make_instruction()
     job = instruction_claim_next(worker_id="w1")
-    instruction_fail(instruction_id=job.pk, worker_id="w1", lease_id=job.lease_id,
-                     error_message="bad format", retryable=False)
+    instruction_fail(
+        instruction_id=job.pk,
+        worker_id="w1",
+        lease_id=job.lease_id,
+        error_message="bad format",
+        retryable=False,
+    )
     assert instructions_retry_due() == 0
     job.refresh_from_db()
     assert job.status == InstructionStatus.FAILED

@@ -40,12 +40,20 @@ def test_it_hands_out_the_best_job_then_204(ae):
 def test_it_runs_a_job_through_heartbeat_and_complete(ae):
     row = make_instruction()
     job = _claim(ae, "ae-1").data
-    beat = ae.post(reverse("render-heartbeat", args=[row.pk]),
-                   {"worker_id": "ae-1", "lease_id": job["lease_id"], "progress": 55})
+    beat = ae.post(
+        reverse("render-heartbeat", args=[row.pk]),
+        {"worker_id": "ae-1", "lease_id": job["lease_id"], "progress": 55},
+    )
     assert beat.status_code == HTTPStatus.OK and beat.data["render_progress"] == 55
-    done = ae.post(reverse("render-complete", args=[row.pk]),
-                   {"worker_id": "ae-1", "output_path": "//nas/out/1.mov", "file_size": 9000,
-                    "frame_count": 120})
+    done = ae.post(
+        reverse("render-complete", args=[row.pk]),
+        {
+            "worker_id": "ae-1",
+            "output_path": "//nas/out/1.mov",
+            "file_size": 9000,
+            "frame_count": 120,
+        },
+    )
     assert done.status_code == HTTPStatus.OK
     row.refresh_from_db()
     assert row.status == InstructionStatus.COMPLETED
@@ -56,8 +64,10 @@ def test_it_runs_a_job_through_heartbeat_and_complete(ae):
 def test_it_records_a_reported_failure(ae):
     row = make_instruction()
     _claim(ae, "ae-1")
-    response = ae.post(reverse("render-fail", args=[row.pk]),
-                       {"worker_id": "ae-1", "error_message": "Missing font Gotham"})
+    response = ae.post(
+        reverse("render-fail", args=[row.pk]),
+        {"worker_id": "ae-1", "error_message": "Missing font Gotham"},
+    )
     assert response.status_code == HTTPStatus.OK
     assert response.data["status"] == InstructionStatus.FAILED
     row.refresh_from_db()
@@ -67,11 +77,14 @@ def test_it_records_a_reported_failure(ae):
 def test_it_answers_409_to_a_stale_holder(ae):
     row = make_instruction()
     _claim(ae, "ae-1")
-    RenderInstruction.objects.filter(pk=row.pk).update(status=InstructionStatus.PENDING,
-                                                        claimed_by="", lease_id=None)
+    RenderInstruction.objects.filter(pk=row.pk).update(
+        status=InstructionStatus.PENDING, claimed_by="", lease_id=None
+    )
     _claim(ae, "ae-2")  # the reaped job went to another machine
-    response = ae.post(reverse("render-complete", args=[row.pk]),
-                       {"worker_id": "ae-1", "output_path": "/x", "file_size": 1})
+    response = ae.post(
+        reverse("render-complete", args=[row.pk]),
+        {"worker_id": "ae-1", "output_path": "/x", "file_size": 1},
+    )
     assert response.status_code == HTTPStatus.CONFLICT
     assert response.data["code"] == "lease_lost"
     heartbeat = ae.post(reverse("render-heartbeat", args=[row.pk]), {"worker_id": "ae-1"})
@@ -86,8 +99,10 @@ def test_it_rejects_bad_input_with_field_messages(ae):
     row = make_instruction()
     assert _claim(ae, "").status_code == HTTPStatus.BAD_REQUEST
     _claim(ae, "ae-1")
-    response = ae.post(reverse("render-complete", args=[row.pk]),
-                       {"worker_id": "ae-1", "output_path": "/x", "file_size": -5})
+    response = ae.post(
+        reverse("render-complete", args=[row.pk]),
+        {"worker_id": "ae-1", "output_path": "/x", "file_size": -5},
+    )
     assert response.status_code == HTTPStatus.BAD_REQUEST
     assert "file_size" in response.data["errors"]
     row.refresh_from_db()
