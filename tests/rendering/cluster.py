@@ -48,7 +48,9 @@ def cluster_env(*, workers: int, backend: str, output_root: Path, **extra: str) 
 
 
 @contextmanager
-def running_cluster(env: dict[str, str], *, count: int = 1) -> Iterator[list[subprocess.Popen]]:
+def running_cluster(
+    env: dict[str, str], *, count: int = 1, log: Path | None = None
+) -> Iterator[list[subprocess.Popen]]:
     """`count` qcluster processes; stopped (SIGTERM, then SIGKILL) on exit."""
     procs = [
         subprocess.Popen(
@@ -56,7 +58,8 @@ def running_cluster(env: dict[str, str], *, count: int = 1) -> Iterator[list[sub
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            # Never a PIPE nobody reads: a full pipe would freeze the cluster mid-test.
+            stderr=log.open("ab") if log else subprocess.DEVNULL,
             start_new_session=True,
         )
         for _ in range(count)
@@ -73,8 +76,6 @@ def running_cluster(env: dict[str, str], *, count: int = 1) -> Iterator[list[sub
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-            if proc.stderr:
-                proc.stderr.close()
 
 
 def wait_for(
