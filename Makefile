@@ -9,7 +9,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/wsop_hub
 TEST_REDIS_URL    ?= redis://127.0.0.1:6379/15
 PYTEST_ARGS ?=
 
-.PHONY: install run worker migrate test test-embedded test-production lint bench clean
+.PHONY: test-deps install run worker migrate test test-embedded test-production lint bench clean
 
 $(BIN)/.installed: requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,14 @@ $(BIN)/.installed: requirements.txt
 	@touch $@
 
 install: $(BIN)/.installed
+
+# The real Nexrender server the integration tests run on loopback (pinned by package-lock.json).
+NEXRENDER_DIR := tests/nexrender
+$(NEXRENDER_DIR)/node_modules/.installed: $(NEXRENDER_DIR)/package-lock.json
+	cd $(NEXRENDER_DIR) && npm ci --no-audit --no-fund
+	@touch $@
+
+test-deps: install $(NEXRENDER_DIR)/node_modules/.installed
 
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
@@ -39,12 +47,21 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
-test-embedded: install
+test-embedded: test-deps
 	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest $(PYTEST_ARGS)
 
-test-production: install
+test-production: test-deps
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) SECRET_KEY=test-only-secret \
 		$(BIN)/pytest $(PYTEST_ARGS)
 
 clean:
 	rm -rf var/test_hub.sqlite3* .pytest_cache
+
+## Queue benchmarks (JSON on stdout): embedded mode here; production mode with the TEST_* URLs.
+bench: install
+	env -u DATABASE_URL -u REDIS_URL $(BIN)/python -m bench.queue_latency
+	env -u DATABASE_URL -u REDIS_URL $(BIN)/python -m bench.queue_throughput
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) SECRET_KEY=bench-only-secret \
+		$(BIN)/python -m bench.queue_latency
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) SECRET_KEY=bench-only-secret \
+		$(BIN)/python -m bench.queue_throughput

@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
+
+from automation_hub.layer_sender import layer_group_send
 
 logger = logging.getLogger(__name__)
 
@@ -26,9 +26,7 @@ def publish(event_type: str, data: dict[str, Any]) -> None:
         "event": {"type": event_type, "data": data, "timestamp": timezone.now().isoformat()},
     }
     try:
-        layer = get_channel_layer()
-        if layer is not None:
-            async_to_sync(layer.group_send)(DASHBOARD_GROUP, message)
+        layer_group_send(DASHBOARD_GROUP, message)
     except Exception:  # the dashboard must never break the pipeline
         logger.exception("live event %s not published", event_type)
 

@@ -187,6 +187,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several "status" choice sets (instruction, render output, tournament): name them.
+    "ENUM_NAME_OVERRIDES": {
+        "InstructionStatusEnum": "rendering.models.InstructionStatus",
+        "RenderOutputStatusEnum": "rendering.models.OutputStatus",
+    },
 }
 
 # --------------------------------------------------------------------------------------------------
@@ -207,12 +212,39 @@ PREMIUM_TEMPLATE_RULES: dict = env.json(
 # --------------------------------------------------------------------------------------------------
 # Render queue (SPEC §3)
 # --------------------------------------------------------------------------------------------------
-RENDER_BACKEND: str = env.str("RENDER_BACKEND", default="preview")  # preview | nexrender
+RENDER_BACKEND: str = env.str("RENDER_BACKEND", default="preview")  # preview | nexrender | noop
 RENDER_ZOMBIE_TIMEOUT_SECONDS: int = env.int("RENDER_ZOMBIE_TIMEOUT_SECONDS", default=600)
 RENDER_DEFAULT_MAX_RETRIES: int = env.int("RENDER_DEFAULT_MAX_RETRIES", default=3)
 NEXRENDER_URL: str = env.str("NEXRENDER_URL", default="http://127.0.0.1:3050")
 NEXRENDER_SECRET: str = env.str("NEXRENDER_SECRET", default="")
 NEXRENDER_TEMPLATE_ROOT: str = env.str("NEXRENDER_TEMPLATE_ROOT", default="file:///templates")
+# Follow a submitted job this often; a job left picked/started without news this long is re-queued
+# on the server (Nexrender itself never does), at most NEXRENDER_MAX_REQUEUES times.
+NEXRENDER_POLL_SECONDS: float = env.float("NEXRENDER_POLL_SECONDS", default=1.0)
+NEXRENDER_STUCK_SECONDS: int = env.int("NEXRENDER_STUCK_SECONDS", default=300)
+NEXRENDER_MAX_REQUEUES: int = env.int("NEXRENDER_MAX_REQUEUES", default=2)
+NEXRENDER_HTTP_TIMEOUT_SECONDS: float = env.float("NEXRENDER_HTTP_TIMEOUT_SECONDS", default=10.0)
+# A worker refreshes its heartbeat at least this often while a render runs.
+RENDER_HEARTBEAT_SECONDS: int = env.int("RENDER_HEARTBEAT_SECONDS", default=15)
+# One wake-up keeps claiming work for up to this long, so a burst does not need one message per job.
+RENDER_TASK_BUDGET_SECONDS: float = env.float("RENDER_TASK_BUDGET_SECONDS", default=30.0)
+# Retry policy per backend ("default" for the others): fixed | exponential, delays in seconds.
+RENDER_RETRY_POLICIES: dict = env.json(
+    "RENDER_RETRY_POLICIES",
+    default={
+        "default": {"strategy": "exponential", "base_delay": 10, "max_delay": 600},
+        "preview": {"strategy": "fixed", "base_delay": 5},
+        "nexrender": {"strategy": "exponential", "base_delay": 30, "max_delay": 900},
+        "ae": {"strategy": "exponential", "base_delay": 30, "max_delay": 900},
+    },
+)
+# Circuit breaker per backend: this many consecutive outages open it; it half-opens after the reset.
+RENDER_BREAKER_THRESHOLD: int = env.int("RENDER_BREAKER_THRESHOLD", default=5)
+RENDER_BREAKER_RESET_SECONDS: int = env.int("RENDER_BREAKER_RESET_SECONDS", default=60)
+# Schedules (django-q2, created by `migrate`): zombie hunter and database sweep, in minutes.
+RENDER_REAP_EVERY_MINUTES: int = env.int("RENDER_REAP_EVERY_MINUTES", default=1)
+RENDER_SWEEP_EVERY_MINUTES: int = env.int("RENDER_SWEEP_EVERY_MINUTES", default=1)
+RENDER_SWEEP_MAX_WAKEUPS: int = env.int("RENDER_SWEEP_MAX_WAKEUPS", default=64)
 
 # --------------------------------------------------------------------------------------------------
 # Monitoring thresholds (SPEC §4)

@@ -11,6 +11,7 @@ api_patterns = [
     path("health/ready", hub_views.ReadinessView.as_view(), name="health-ready"),
     path("", include("hands.api.urls")),
     path("", include("rendering.api.urls")),
+    path("", include("rendering.api.worker_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]

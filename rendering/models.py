@@ -99,6 +99,8 @@ class RenderInstruction(models.Model):
             models.Index(fields=["status", "completed_at"], name="instr_status_completed_idx"),
             models.Index(fields=["status", "updated_at"], name="instr_status_updated_idx"),
             models.Index(fields=["template_name", "created_at"], name="instr_template_created_idx"),
+            # The SQLite claim finds the row it just took by its new lease.
+            models.Index(fields=["lease_id"], name="instr_lease_idx"),
         ]
 
     def __str__(self) -> str:
@@ -146,3 +148,38 @@ class RenderOutput(models.Model):
 
     def __str__(self) -> str:
         return f"{self.output_path} ({self.file_size} B)"
+
+
+class BreakerState(models.TextChoices):
+    CLOSED = "closed", "Closed"
+    OPEN = "open", "Open"
+    HALF_OPEN = "half_open", "Half open"
+
+
+class CircuitBreaker(models.Model):
+    """One render backend's circuit breaker, shared by every worker process through the database.
+
+    CLOSED: jobs run. OPEN: the backend is down; workers leave jobs PENDING (no retry spent) until
+    `opened_at` + reset timeout. HALF_OPEN: one trial job runs; success closes, failure re-opens.
+    """
+
+    backend = models.CharField(max_length=32, unique=True)
+    state = models.CharField(
+        max_length=10, choices=BreakerState.choices, default=BreakerState.CLOSED
+    )
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    trial_started_at = models.DateTimeField(null=True, blank=True)  # HALF_OPEN: the trial began
+    last_error = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["backend"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state__in=BreakerState.values), name="breaker_state_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.backend}: {self.state}"

@@ -1,0 +1,117 @@
+"""Circuit breaker per render backend, kept in the database so every worker process shares it.
+
+CLOSED → (threshold consecutive outages) → OPEN → (reset timeout) → HALF_OPEN: one worker wins a
+conditional UPDATE and runs a single trial job; success closes the breaker, failure re-opens it.
+While it is OPEN, workers do not claim jobs for that backend: the jobs wait PENDING and keep
+their retries.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from monitoring.models import EventType, Severity
+from rendering.models import BreakerState, CircuitBreaker
+from rendering.services.events import queue_event_record
+
+
+def _breaker(backend: str) -> CircuitBreaker:
+    try:
+        breaker, _ = CircuitBreaker.objects.get_or_create(backend=backend)
+    except IntegrityError:  # two processes created it at once
+        breaker = CircuitBreaker.objects.get(backend=backend)
+    return breaker
+
+
+def breaker_allows(*, backend: str) -> bool:
+    """May a worker take a job for `backend` now? An OPEN breaker past its reset timeout turns
+    HALF_OPEN for exactly one caller (the trial); a trial that never reported back is replaced
+    after another reset timeout.
+    """
+    breaker = _breaker(backend)
+    if breaker.state == BreakerState.CLOSED:
+        return True
+    now = timezone.now()
+    due = now - timedelta(seconds=settings.RENDER_BREAKER_RESET_SECONDS)
+    trial_due = Q(state=BreakerState.OPEN, opened_at__lte=due) | Q(
+        state=BreakerState.HALF_OPEN, trial_started_at__lte=due
+    )
+    return bool(
+        CircuitBreaker.objects.filter(trial_due, backend=backend).update(
+            state=BreakerState.HALF_OPEN, trial_started_at=now, updated_at=now
+        )
+    )
+
+
+def breaker_record_success(*, backend: str) -> bool:
+    """The backend worked: close the breaker. Returns True when this closed an open breaker."""
+    current = (
+        CircuitBreaker.objects.filter(backend=backend)
+        .values_list("state", "consecutive_failures")
+        .first()
+    )
+    if current is None or current == (BreakerState.CLOSED, 0):
+        return False  # the usual case: a read, no write per job
+    with transaction.atomic():
+        closed = CircuitBreaker.objects.filter(
+            ~Q(state=BreakerState.CLOSED), backend=backend
+        ).update(
+            state=BreakerState.CLOSED,
+            consecutive_failures=0,
+            opened_at=None,
+            trial_started_at=None,
+            updated_at=timezone.now(),
+        )
+        if not closed:
+            CircuitBreaker.objects.filter(backend=backend, consecutive_failures__gt=0).update(
+                consecutive_failures=0
+            )
+            return False
+        queue_event_record(
+            code="circuit_closed",
+            type=EventType.REMEDIATION,
+            severity=Severity.INFO,
+            message=f"Render backend {backend} answers again; its circuit breaker is closed.",
+            details={"backend": backend},
+            alert=True,
+        )
+    return True
+
+
+def breaker_record_failure(*, backend: str, error: str) -> bool:
+    """The backend was unreachable or broken. Returns True when this opened the breaker."""
+    _breaker(backend)
+    now = timezone.now()
+    with transaction.atomic():
+        CircuitBreaker.objects.filter(backend=backend).update(
+            consecutive_failures=F("consecutive_failures") + 1,
+            last_error=error[:2000],
+            updated_at=now,
+        )
+        # A failed trial re-opens at once; a closed breaker opens at the threshold.
+        opened = CircuitBreaker.objects.filter(
+            Q(state=BreakerState.HALF_OPEN)
+            | Q(
+                state=BreakerState.CLOSED,
+                consecutive_failures__gte=settings.RENDER_BREAKER_THRESHOLD,
+            ),
+            backend=backend,
+        ).update(state=BreakerState.OPEN, opened_at=now, trial_started_at=None)
+        if opened:
+            queue_event_record(
+                code="circuit_opened",
+                type=EventType.ALERT,
+                severity=Severity.ERROR,
+                message=(
+                    f"Render backend {backend} is failing ({error}); jobs wait PENDING until it "
+                    f"answers again (next trial in {settings.RENDER_BREAKER_RESET_SECONDS} s)."
+                ),
+                details={"backend": backend, "error": error[:500]},
+                alert=True,
+            )
+    return bool(opened)

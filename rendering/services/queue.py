@@ -1,0 +1,322 @@
+"""The render queue's state machine: claim, heartbeat, complete, fail, release, requeue.
+
+Every transition is one conditional UPDATE whose row count says whether it happened, so any number
+of worker processes (internal django-q2 workers and `ae` machines on the pull API) can race on the
+same rows. A worker holds a row while it is PROCESSING with its `claimed_by` and `lease_id`; once
+the row was reaped, cancelled or claimed again, that worker's results are refused (LeaseLost).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from automation_hub.errors import IllegalTransition, LeaseLost, NotFound
+from automation_hub.live import publish_on_commit
+from monitoring.models import EventType, Severity
+from rendering.models import InstructionStatus, OutputStatus, RenderInstruction, RenderOutput
+from rendering.services.dispatch import instruction_dispatch
+from rendering.services.events import queue_event_record
+from rendering.services.instructions import instruction_live_data
+from rendering.services.retry import retry_policy_for
+
+_CLAIM_RESET: dict[str, Any] = {
+    "claimed_by": "",
+    "lease_id": None,
+    "heartbeat_at": None,
+    "external_id": "",
+    "render_progress": 0,
+}
+
+
+def claimable_instructions(*, now: Any = None) -> QuerySet[RenderInstruction]:
+    """PENDING rows whose backoff has passed, best first: priority 1 first, then oldest."""
+    now = now or timezone.now()
+    return RenderInstruction.objects.filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+        status=InstructionStatus.PENDING,
+    ).order_by("priority", "created_at", "id")
+
+
+def _held(*, instruction_id: int, worker_id: str, lease_id: uuid.UUID | str | None) -> Q:
+    """Rows a worker may report on: PROCESSING, claimed by it, under its lease if it gave one."""
+    held = Q(pk=instruction_id, status=InstructionStatus.PROCESSING, claimed_by=worker_id)
+    if lease_id is not None:
+        held &= Q(lease_id=lease_id)
+    return held
+
+
+def instruction_claim_next(*, worker_id: str, backend: str = "") -> RenderInstruction | None:
+    """Atomically take the best claimable PENDING row for `worker_id`, or None when there is none.
+
+    PostgreSQL: `SELECT … FOR UPDATE SKIP LOCKED` so concurrent claimers take different rows
+    without waiting. SQLite has one writer at a time: a single conditional UPDATE whose subquery
+    picks the row, checked by its count (0 means another worker got there first; try again).
+    """
+    if not worker_id:
+        raise ValueError("worker_id is required")
+    now = timezone.now()
+    lease_id = uuid.uuid4()
+    claim = {
+        "status": InstructionStatus.PROCESSING,
+        "claimed_by": worker_id,
+        "lease_id": lease_id,
+        "heartbeat_at": now,
+        "started_at": now,
+        "next_attempt_at": None,
+        "backend": backend,
+        "external_id": "",
+        "render_progress": 0,
+        "updated_at": now,
+    }
+    if settings.DB_VENDOR == "postgresql":
+        with transaction.atomic():
+            row = claimable_instructions(now=now).select_for_update(skip_locked=True).first()
+            if row is None:
+                return None
+            RenderInstruction.objects.filter(pk=row.pk).update(**claim)
+    else:
+        for _ in range(10):
+            candidate = claimable_instructions(now=now).values("pk")[:1]
+            taken = RenderInstruction.objects.filter(
+                pk__in=candidate, status=InstructionStatus.PENDING
+            ).update(**claim)
+            if taken:
+                break
+            if not claimable_instructions(now=now).exists():
+                return None
+        else:
+            return None
+    instruction = RenderInstruction.objects.get(lease_id=lease_id)
+    publish_on_commit("instruction_updated", instruction_live_data(instruction))
+    return instruction
+
+
+def instruction_heartbeat(
+    *,
+    instruction_id: int,
+    worker_id: str,
+    lease_id: uuid.UUID | str | None = None,
+    progress: int | None = None,
+    external_id: str | None = None,
+) -> None:
+    """Show the holder is alive (and how far it got). LeaseLost when it no longer holds the row."""
+    changes: dict[str, Any] = {"heartbeat_at": timezone.now(), "updated_at": timezone.now()}
+    if progress is not None:
+        changes["render_progress"] = max(0, min(int(progress), 100))
+    if external_id is not None:
+        changes["external_id"] = external_id
+    held = _held(instruction_id=instruction_id, worker_id=worker_id, lease_id=lease_id)
+    if not RenderInstruction.objects.filter(held).update(**changes):
+        _raise_not_held(instruction_id=instruction_id, worker_id=worker_id, action="heartbeat")
+    if progress is not None:
+        publish_on_commit(
+            "instruction_updated",
+            instruction_live_data(RenderInstruction.objects.get(pk=instruction_id)),
+        )
+
+
+def instruction_complete(
+    *,
+    instruction_id: int,
+    worker_id: str,
+    lease_id: uuid.UUID | str | None = None,
+    output_path: str,
+    file_size: int,
+    frame_count: int = 1,
+) -> RenderOutput:
+    """PROCESSING → COMPLETED with its RenderOutput, only for the row's current holder.
+
+    A late result (row reaped, cancelled or claimed again) is refused with LeaseLost and recorded
+    as a MonitoringEvent; nothing else changes.
+    """
+    now = timezone.now()
+    held = _held(instruction_id=instruction_id, worker_id=worker_id, lease_id=lease_id)
+    with transaction.atomic():
+        done = RenderInstruction.objects.filter(held).update(
+            status=InstructionStatus.COMPLETED,
+            completed_at=now,
+            render_progress=100,
+            error_message="",
+            next_attempt_at=None,
+            updated_at=now,
+        )
+        if done:
+            output = RenderOutput.objects.create(
+                instruction_id=instruction_id,
+                output_path=output_path,
+                file_size=file_size,
+                frame_count=frame_count,
+                status=OutputStatus.COMPLETED,
+                completed_at=now,
+            )
+            instruction = RenderInstruction.objects.get(pk=instruction_id)
+            publish_on_commit("instruction_updated", instruction_live_data(instruction))
+            publish_on_commit("render_completed", _render_completed_data(instruction, output))
+            return output
+    _refuse_late_result(instruction_id=instruction_id, worker_id=worker_id, action="complete")
+    raise AssertionError("unreachable")  # _refuse_late_result always raises
+
+
+def instruction_fail(
+    *,
+    instruction_id: int,
+    worker_id: str,
+    lease_id: uuid.UUID | str | None = None,
+    error_message: str,
+    retryable: bool = True,
+) -> RenderInstruction:
+    """PROCESSING → FAILED for the holder. Under max_retries (and retryable) the row gets a
+    `next_attempt_at` from its backend's retry policy and the sweep re-queues it then; otherwise
+    it is failed for good: a `job_failed_permanently` event and a live alert.
+    """
+    now = timezone.now()
+    held = _held(instruction_id=instruction_id, worker_id=worker_id, lease_id=lease_id)
+    with transaction.atomic():
+        row = RenderInstruction.objects.select_for_update().filter(held).first()
+        if row is not None:
+            will_retry = retryable and row.retry_count < row.max_retries
+            policy = retry_policy_for(backend=row.backend or settings.RENDER_BACKEND)
+            RenderInstruction.objects.filter(held).update(
+                status=InstructionStatus.FAILED,
+                error_message=error_message[:4000],
+                next_attempt_at=now + policy.delay(retry_count=row.retry_count)
+                if will_retry
+                else None,
+                completed_at=now,
+                updated_at=now,
+            )
+            row.refresh_from_db()
+            publish_on_commit("instruction_updated", instruction_live_data(row))
+            if not will_retry:
+                _record_permanent_failure(row, reason=error_message)
+            return row
+    _refuse_late_result(instruction_id=instruction_id, worker_id=worker_id, action="fail")
+    raise AssertionError("unreachable")
+
+
+def instruction_release(
+    *, instruction_id: int, worker_id: str, lease_id: uuid.UUID | str | None = None, reason: str
+) -> bool:
+    """PROCESSING → PENDING without spending a retry (the backend, not the job, was at fault).
+
+    Returns False when the worker no longer held the row (nothing to give back).
+    """
+    held = _held(instruction_id=instruction_id, worker_id=worker_id, lease_id=lease_id)
+    with transaction.atomic():
+        released = RenderInstruction.objects.filter(held).update(
+            status=InstructionStatus.PENDING,
+            error_message=reason[:4000],
+            updated_at=timezone.now(),
+            **_CLAIM_RESET,
+        )
+        if released:
+            row = RenderInstruction.objects.get(pk=instruction_id)
+            publish_on_commit("instruction_updated", instruction_live_data(row))
+    return bool(released)
+
+
+def instruction_requeue(
+    *,
+    instruction_id: int,
+    from_statuses: tuple[str, ...] = (InstructionStatus.FAILED,),
+    spend_retry: bool = True,
+    within_max_retries: bool = False,
+    due_by: Any = None,
+) -> RenderInstruction:
+    """FAILED (or another given status) → PENDING and wake the workers once it has committed.
+
+    Conditional: raises IllegalTransition when the row is not (or no longer) in `from_statuses`,
+    so an operator's retry and the automatic one never both happen. `within_max_retries` limits
+    it to rows with retries left; `due_by` to rows whose backoff has passed by then.
+    """
+    match = Q(pk=instruction_id, status__in=from_statuses)
+    if within_max_retries:
+        match &= Q(retry_count__lt=F("max_retries"))
+    if due_by is not None:
+        match &= Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=due_by)
+    changes: dict[str, Any] = {
+        "status": InstructionStatus.PENDING,
+        "next_attempt_at": None,
+        "completed_at": None,
+        "updated_at": timezone.now(),
+        **_CLAIM_RESET,
+    }
+    if spend_retry:
+        changes["retry_count"] = F("retry_count") + 1
+    with transaction.atomic():
+        if not RenderInstruction.objects.filter(match).update(**changes):
+            current = RenderInstruction.objects.filter(pk=instruction_id).first()
+            if current is None:
+                raise NotFound(f"Instruction {instruction_id} does not exist.")
+            raise IllegalTransition(
+                f"Instruction {instruction_id} is {current.status}; it cannot be re-queued now.",
+                extra={"status": current.status},
+            )
+        row = RenderInstruction.objects.get(pk=instruction_id)
+        transaction.on_commit(lambda: instruction_dispatch(instruction_id=instruction_id))
+        publish_on_commit("instruction_updated", instruction_live_data(row))
+    return row
+
+
+def _raise_not_held(*, instruction_id: int, worker_id: str, action: str) -> None:
+    current = RenderInstruction.objects.filter(pk=instruction_id).first()
+    if current is None:
+        raise NotFound(f"Instruction {instruction_id} does not exist.")
+    raise LeaseLost(
+        f"Worker {worker_id!r} no longer holds instruction {instruction_id} "
+        f"(it is {current.status}, held by {current.claimed_by or 'nobody'}); {action} refused.",
+        extra={"status": current.status},
+    )
+
+
+def _refuse_late_result(*, instruction_id: int, worker_id: str, action: str) -> None:
+    """Record a result that arrived after the worker lost the row, then raise LeaseLost."""
+    current = RenderInstruction.objects.filter(pk=instruction_id).first()
+    if current is None:
+        raise NotFound(f"Instruction {instruction_id} does not exist.")
+    queue_event_record(
+        code="late_result_refused",
+        type=EventType.ANOMALY,
+        severity=Severity.WARNING,
+        message=(
+            f"Worker {worker_id} reported {action} for instruction {instruction_id} after losing "
+            f"it (now {current.status}); the result was not applied."
+        ),
+        instruction=current,
+        details={"worker_id": worker_id, "action": action, "status": current.status},
+    )
+    _raise_not_held(instruction_id=instruction_id, worker_id=worker_id, action=action)
+
+
+def _record_permanent_failure(row: RenderInstruction, *, reason: str) -> None:
+    queue_event_record(
+        code="job_failed_permanently",
+        type=EventType.ALERT,
+        severity=Severity.ERROR,
+        message=(
+            f"Instruction {row.pk} ({row.template_name}) failed after {row.retry_count} "
+            f"retries: {reason}"
+        ),
+        instruction=row,
+        details={"retry_count": row.retry_count, "max_retries": row.max_retries},
+        alert=True,
+    )
+
+
+def _render_completed_data(instruction: RenderInstruction, output: RenderOutput) -> dict[str, Any]:
+    return {
+        "instruction_id": instruction.pk,
+        "output_id": output.pk,
+        "output_path": output.output_path,
+        "file_size": output.file_size,
+        "frame_count": output.frame_count,
+        "hand_id": instruction.hand_id,
+        "correlation_id": str(instruction.correlation_id),
+        "completed_at": output.completed_at.isoformat() if output.completed_at else None,
+    }
