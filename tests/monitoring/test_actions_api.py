@@ -347,3 +347,29 @@ def test_it_rejects_a_bad_bulk_retry_filter(person_client, body, field):
     assert any(key.startswith(field) for key in response.json()["errors"])
     row.refresh_from_db()
     assert row.status == "failed"
+
+
+def test_it_makes_the_queue_refuse_a_cancelled_jobs_late_result(person_client):
+    from automation_hub.errors import LeaseLost
+    from rendering.services.queue import instruction_claim_next, instruction_complete
+
+    row = make_instruction(status="pending")
+    claimed = instruction_claim_next(worker_id="worker-7")
+    assert claimed is not None and claimed.pk == row.pk
+
+    response = person_client.post(
+        reverse("action-cancel"), {"instruction_id": row.pk, "reason": "pulled"}, format="json"
+    )
+    assert response.status_code == HTTPStatus.OK
+
+    with pytest.raises(LeaseLost):
+        instruction_complete(
+            instruction_id=row.pk,
+            worker_id="worker-7",
+            lease_id=claimed.lease_id,
+            output_path="late.png",
+            file_size=1,
+        )
+    row.refresh_from_db()
+    assert row.status == "cancelled"
+    assert not row.outputs.exists()

@@ -243,3 +243,19 @@ def test_it_can_require_credentials_even_on_loopback(anon_client, settings):
     response = anon_client.get(reverse("prometheus-metrics"), REMOTE_ADDR="127.0.0.1")
 
     assert response.status_code == HTTPStatus.UNAUTHORIZED
+
+
+def test_it_marks_the_ae_producer_degraded_while_a_renderer_circuit_is_open(person_client):
+    from rendering.models import CircuitBreaker
+
+    CircuitBreaker.objects.create(backend="nexrender", state="open", last_error="refused")
+
+    dashboard = person_client.get(reverse("dashboard")).json()
+    status = person_client.get(reverse("orchestrator-status")).json()
+
+    assert dashboard["projects"]["ae"]["status"] == "degraded"
+    assert dashboard["projects"]["ae"]["worker_status"]["open_circuits"] == ["nexrender"]
+    blocks = {b["name"]: b for b in status["blocks"]}
+    assert blocks["renderer:nexrender"]["status"] == "failed"
+    assert blocks["renderer:nexrender"]["last_error"] == "refused"
+    assert status["overall"] == "failed"
