@@ -183,3 +183,19 @@ def test_it_exits_non_zero_from_the_shell_on_a_bad_status(tmp_path):
 
     assert result.returncode != 0
     assert "invalid choice: 'completed'" in result.stderr
+
+
+def test_it_shows_sync_runs_and_block_states_read_only_in_the_admin(admin_client):
+    from monitoring.models import BlockState, SyncRun
+
+    run = SyncRun.objects.create(type="full")
+    block = BlockState.objects.create(name="monitor", status="completed")
+
+    for obj in (run, block):
+        meta = obj._meta
+        changelist = reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")
+        assert admin_client.get(changelist).status_code == HTTPStatus.OK
+        change = reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk])
+        assert admin_client.get(change).status_code == HTTPStatus.OK
+        add = reverse(f"admin:{meta.app_label}_{meta.model_name}_add")
+        assert admin_client.get(add).status_code == HTTPStatus.FORBIDDEN
