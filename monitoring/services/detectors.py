@@ -287,38 +287,31 @@ def requeue_overdue_failures(*, now: datetime) -> int:
             next_attempt_at__lte=overdue,
         ).values_list("pk", flat=True)[:MAX_SUBJECTS]
     )
-    from rendering.services.dispatch import instruction_dispatch
+    from automation_hub.errors import HubError
+    from rendering.services.queue import instruction_requeue
 
     done = 0
     for pk in ids:
-        with transaction.atomic():
-            moved = RenderInstruction.objects.filter(
-                pk=pk, status=InstructionStatus.FAILED, retry_count__lt=F("max_retries")
-            ).update(
-                status=InstructionStatus.PENDING,
-                retry_count=F("retry_count") + 1,
-                next_attempt_at=None,
-                completed_at=None,
-                claimed_by="",
-                lease_id=None,
-                heartbeat_at=None,
-                updated_at=now,
-            )
-            if not moved:
-                continue  # the sweep or an operator got there first
-            row = RenderInstruction.objects.get(pk=pk)
-            event_record(
-                type=EventType.REMEDIATION,
-                code="auto_retry",
-                message=f"Re-queued failed instruction {pk} (retry {row.retry_count}/"
-                f"{row.max_retries}): its backoff ended long ago.",
-                source=SOURCE,
-                instruction_id=pk,
-                hand_id=row.hand_id,
-                correlation_id=row.correlation_id,
-            )
-            transaction.on_commit(lambda pk=pk: instruction_dispatch(instruction_id=pk))
-            done += 1
+        try:
+            with transaction.atomic():
+                # The queue's own re-queue: conditional on FAILED, retries left and backoff
+                # over, so the sweep or an operator getting there first makes this a no-op.
+                row = instruction_requeue(
+                    instruction_id=pk, within_max_retries=True, due_by=overdue
+                )
+                event_record(
+                    type=EventType.REMEDIATION,
+                    code="auto_retry",
+                    message=f"Re-queued failed instruction {pk} (retry {row.retry_count}/"
+                    f"{row.max_retries}): its backoff ended long ago.",
+                    source=SOURCE,
+                    instruction_id=pk,
+                    hand_id=row.hand_id,
+                    correlation_id=row.correlation_id,
+                )
+        except HubError:
+            continue
+        done += 1
     return done
 
 

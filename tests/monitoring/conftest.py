@@ -35,10 +35,10 @@ def _fast_password_hashing(settings) -> None:
 
 @pytest.fixture
 def dispatched_by_monitor(monkeypatch) -> list[int]:
-    from rendering.services import dispatch
+    from rendering.services import queue
 
     woken: list[int] = []
     monkeypatch.setattr(
-        dispatch, "instruction_dispatch", lambda *, instruction_id: woken.append(instruction_id)
+        queue, "instruction_dispatch", lambda *, instruction_id: woken.append(instruction_id)
     )
     return woken
