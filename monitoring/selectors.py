@@ -336,7 +336,10 @@ def projects_summary(*, now: datetime | None = None) -> dict[str, Any]:
     )
 
     ae_last = _latest(
-        RenderInstruction.objects.aggregate(last=Max("heartbeat_at"))["last"],
+        # Only held rows heartbeat; the partial index on PROCESSING rows answers this.
+        RenderInstruction.objects.filter(status=InstructionStatus.PROCESSING).aggregate(
+            last=Max("heartbeat_at")
+        )["last"],
         RenderOutput.objects.aggregate(last=Max("created_at"))["last"],
         _key_last_used(ProducerRole.AE),
     )
