@@ -1,35 +1,172 @@
-"""The one publish helper for live dashboard events: `{type, data, timestamp}`.
+"""The one publish helper for live dashboard events: `{type, data, timestamp, seq}`.
 
 Call `publish_on_commit` from services so a rolled-back change is never announced.
 Event types: hand_created, instruction_updated, render_completed, alert.
+
+Delivery holds across processes and reconnects:
+
+* every event is first stored as a `LiveEvent` row; its id is the event's `seq`;
+* production (REDIS_URL set): the publisher also pushes it through the Redis pub/sub channel layer,
+  which reaches every web process at once;
+* embedded (no Redis): the in-memory channel layer does not cross processes, so each web process
+  runs one `DatabaseRelay` that reads rows past the last seq it saw and hands them to its sockets;
+* a page that reconnects sends the last seq it saw and gets the rows after it (`live_events_since`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
+from channels.db import database_sync_to_async
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from automation_hub.layer_sender import layer_group_send
+from automation_hub.models import LiveEvent
 
 logger = logging.getLogger(__name__)
 
 DASHBOARD_GROUP = "dashboard"
+# The Channels handler name of the group message: `live.event` → consumer method `live_event`.
+MESSAGE_TYPE = "live.event"
+
+
+def live_event_payload(event: LiveEvent) -> dict[str, Any]:
+    """What a page receives for one event."""
+    return {
+        "type": event.type,
+        "data": event.data,
+        "timestamp": event.created_at.isoformat(),
+        "seq": event.pk,
+    }
 
 
 def publish(event_type: str, data: dict[str, Any]) -> None:
-    """Send one event to every open dashboard. A broken layer is logged, never raised."""
-    message = {
-        "type": "live.event",
-        "event": {"type": event_type, "data": data, "timestamp": timezone.now().isoformat()},
-    }
+    """Record one event and push it to every open dashboard. Failures are logged, never raised.
+
+    Inside a transaction the row is written in a savepoint (a failed insert does not abort the
+    caller's transaction) and the push waits for the commit.
+    """
     try:
-        layer_group_send(DASHBOARD_GROUP, message)
+        with transaction.atomic():
+            event = LiveEvent.objects.create(type=event_type, data=data)
     except Exception:  # the dashboard must never break the pipeline
-        logger.exception("live event %s not published", event_type)
+        logger.exception("live event %s not recorded", event_type)
+        return
+    if settings.HUB_MODE == "production":
+        payload = live_event_payload(event)
+        transaction.on_commit(lambda: _push(payload))
 
 
 def publish_on_commit(event_type: str, data: dict[str, Any]) -> None:
     transaction.on_commit(lambda: publish(event_type, data))
+
+
+def _push(payload: dict[str, Any]) -> None:
+    try:
+        # Through the process's long-lived sender loop: one Redis connection, not one per event.
+        layer_group_send(DASHBOARD_GROUP, {"type": MESSAGE_TYPE, "event": payload})
+    except Exception:  # the row is stored: pages get it on their next catch-up
+        logger.exception("live event %s not pushed", payload["seq"])
+
+
+def live_last_seq() -> int:
+    """The newest event's seq (0 when there is none); a page renders from here on."""
+    return LiveEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+
+def live_events_since(*, seq: int, limit: int) -> list[dict[str, Any]]:
+    """Payloads of the events after `seq`, oldest first, at most `limit`."""
+    rows = LiveEvent.objects.filter(id__gt=seq).order_by("id")[:limit]
+    return [live_event_payload(row) for row in rows]
+
+
+def live_events_prune(*, older_than: timedelta | None = None) -> int:
+    """Delete events older than the retention (settings.LIVE_EVENT_RETENTION_HOURS).
+
+    A page that was away longer than that gets a `resync` instead of its catch-up.
+    """
+    if older_than is None:
+        older_than = timedelta(hours=settings.LIVE_EVENT_RETENTION_HOURS)
+    deleted, _ = LiveEvent.objects.filter(created_at__lt=timezone.now() - older_than).delete()
+    return deleted
+
+
+def live_oldest_seq() -> int:
+    return LiveEvent.objects.order_by("id").values_list("id", flat=True).first() or 0
+
+
+Subscriber = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class DatabaseRelay:
+    """Embedded mode: hands rows written by any process to this web process's open sockets.
+
+    One polling task per process, running only while a socket is open. SQLite serialises writers,
+    so rows become visible in id order and "id greater than the last one seen" misses nothing.
+    Subscribers are called directly: the in-memory channel layer would drop a burst past its
+    per-channel capacity.
+    """
+
+    def __init__(self) -> None:
+        self._subscribers: set[Subscriber] = set()
+        self._task: asyncio.Task | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock: asyncio.Lock | None = None
+
+    def _bind(self) -> asyncio.Lock:
+        # One loop per process under daphne; tests run a fresh loop each, and a lock or task of
+        # a finished loop is of no use in the next.
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop or self._lock is None:
+            self._loop, self._lock = loop, asyncio.Lock()
+            self._subscribers, self._task = set(), None
+        return self._lock
+
+    async def attach(self, subscriber: Subscriber) -> None:
+        """Deliver every event committed from now on to `subscriber` (the caller catches up on
+        what came before from the table itself)."""
+        async with self._bind():
+            self._subscribers.add(subscriber)
+            if self._task is None:
+                # Read before the task starts: a later read could skip events committed between
+                # this subscriber's catch-up query and the relay's first one.
+                start = await database_sync_to_async(live_last_seq)()
+                self._task = asyncio.get_running_loop().create_task(self._run(start))
+
+    async def detach(self, subscriber: Subscriber) -> None:
+        self._subscribers.discard(subscriber)
+        if not self._subscribers and self._task is not None:
+            # No await between the check and clearing the task: an attach that runs meanwhile
+            # must see "no relay" and start one, not a relay that is being cancelled.
+            task, self._task = self._task, None
+            task.cancel()
+
+    async def _run(self, last_seq: int) -> None:
+        poll = settings.LIVE_RELAY_POLL_SECONDS
+        fetch = database_sync_to_async(live_events_since)
+        while True:
+            try:
+                events = await fetch(seq=last_seq, limit=RELAY_BATCH)
+            except Exception:  # a locked or restarting database: try again shortly
+                logger.exception("live relay could not read events")
+                await asyncio.sleep(1)
+                continue
+            for payload in events:
+                for subscriber in list(self._subscribers):
+                    try:
+                        await subscriber(payload)
+                    except Exception:  # one closed socket must not starve the others
+                        logger.exception("live relay: subscriber failed")
+                last_seq = payload["seq"]
+            if len(events) < RELAY_BATCH:
+                await asyncio.sleep(poll)
+
+
+RELAY_BATCH = 500
+relay = DatabaseRelay()

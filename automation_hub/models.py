@@ -1,12 +1,14 @@
-"""Producer credentials. People are Django users; producer systems authenticate with API keys."""
+"""Producer credentials (API keys) and the live event log. People are Django users."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class ProducerRole(models.TextChoices):
@@ -55,3 +57,23 @@ class ApiKey(models.Model):
         """Return (prefix, full key). The key reads `wsop_<prefix>.<secret>`."""
         prefix = secrets.token_hex(6)
         return prefix, f"wsop_{prefix}.{secrets.token_urlsafe(32)}"
+
+
+class LiveEvent(models.Model):
+    """One live dashboard event. The id is its sequence number: pages resume from the last they saw.
+
+    Every process writes here (web, django-q2 workers, management commands, admin). In embedded mode
+    the web process relays new rows to its open sockets; in production the publisher also pushes
+    through Redis pub/sub and this table only serves catch-up after a reconnect.
+    """
+
+    type = models.CharField(max_length=32)
+    data = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["created_at"], name="liveevent_created_idx")]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.type}"

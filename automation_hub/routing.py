@@ -1,7 +1,11 @@
-"""WebSocket routes. The live dashboard's consumer is added by the monitoring pages."""
+"""WebSocket routes (asgi.py wraps them in the Origin check and session authentication)."""
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-websocket_urlpatterns: list[URLPattern] = []
+from monitoring.consumers import DashboardConsumer
+
+websocket_urlpatterns: list[URLPattern] = [
+    path("ws/dashboard", DashboardConsumer.as_asgi()),
+]

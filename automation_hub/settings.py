@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from urllib.parse import urlparse
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -280,19 +281,49 @@ Q_CLUSTER: dict = {
     "ack_failures": True,
     "label": "Task queue",
 }
+CHANNEL_LAYER_PREFIX: str = env.str(
+    "CHANNEL_LAYER_PREFIX",
+    default=f"hub-db{(urlparse(REDIS_URL).path.strip('/') or '0')}" if REDIS_URL else "hub",
+)
 if HUB_MODE == "production":
     Q_CLUSTER["redis"] = REDIS_URL
     CHANNEL_LAYERS = {
         "default": {
             # Pub/sub delivers every message of a burst; the list-based layer drops past capacity.
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # Pub/sub channels ignore Redis database numbers: hubs (or test runs) sharing one
+            # Redis would hear each other's events without a prefix of their own.
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": CHANNEL_LAYER_PREFIX},
         }
     }
 else:
     Q_CLUSTER["orm"] = "default"
     Q_CLUSTER["poll"] = env.float("Q_POLL_SECONDS", default=0.1)
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# Live dashboard (automation_hub/live.py): every event is a LiveEvent row whose id is its seq.
+# Embedded mode: how often the web process reads new rows for its open sockets.
+LIVE_RELAY_POLL_SECONDS: float = env.float("LIVE_RELAY_POLL_SECONDS", default=0.05)
+# A page that reconnects gets at most this many missed events; further behind, it reloads.
+LIVE_CATCHUP_LIMIT: int = env.int("LIVE_CATCHUP_LIMIT", default=5000)
+LIVE_EVENT_RETENTION_HOURS: int = env.int("LIVE_EVENT_RETENTION_HOURS", default=24)
+
+# Login throttling: failed attempts per (client address, user name) and per address, per window.
+LOGIN_FAILURES_PER_USER: int = env.int("LOGIN_FAILURES_PER_USER", default=5)
+LOGIN_FAILURES_PER_ADDRESS: int = env.int("LOGIN_FAILURES_PER_ADDRESS", default=30)
+LOGIN_FAILURE_WINDOW_SECONDS: int = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=900)
+if HUB_MODE == "production":
+    # Several web processes: the failure counters must be shared.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "hub",
+        }
+    }
+else:
+    # Embedded mode serves the web from one process (`runhub`): its memory is the shared place.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --------------------------------------------------------------------------------------------------
 # E-mail (alerts) and logging

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from automation_hub import views as page_views
 from automation_hub.api import views as hub_views
 
 api_patterns = [
@@ -20,4 +22,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
     path("", include("monitoring.urls")),
+    # Dashboard pages (session login).
+    path("", page_views.home, name="home"),
+    path("login/", page_views.HubLoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("monitoring.page_urls")),
+    path("", include("rendering.page_urls")),
+    path("", include("hands.page_urls")),
 ]

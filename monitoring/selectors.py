@@ -472,8 +472,20 @@ def _flow_complete(
     return any(o.status == OutputStatus.COMPLETED for o in outputs)
 
 
-def event_list() -> QuerySet[MonitoringEvent]:
-    return MonitoringEvent.objects.all()
+def event_list(
+    *, severity: str | None = None, resolved: bool | None = None, code: str | None = None
+) -> QuerySet[MonitoringEvent]:
+    """Events newest first, optionally narrowed (the events page's filters)."""
+    events = MonitoringEvent.objects.select_related("instruction", "hand").order_by(
+        "-created_at", "-id"
+    )
+    if severity:
+        events = events.filter(severity=severity)
+    if resolved is not None:
+        events = events.filter(resolved=resolved)
+    if code:
+        events = events.filter(code=code)
+    return events
 
 
 # --------------------------------------------------------------------------------------------------

@@ -29,6 +29,8 @@ def event_live_data(event: MonitoringEvent) -> dict[str, Any]:
         "hand_id": event.hand_id,
         "details": event.details,
         "resolved": event.resolved,
+        "resolved_by": event.resolved_by,
+        "notes": event.notes,
         "created_at": event.created_at.isoformat() if event.created_at else None,
     }
 

@@ -1,0 +1,102 @@
+"""`WS /ws/dashboard`: the live feed of every dashboard page.
+
+Authenticated by the session cookie (asgi.py checks the Origin and loads the user). An anonymous
+socket is accepted only to be closed with 4401, so the page can tell "signed out" from "network
+down" (a refused handshake carries no code). A page connects with `?since=<seq>` — the last event
+it saw, or the seq it was rendered at — and first receives what it missed, then the live events.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+
+from automation_hub import live
+
+CLOSE_UNAUTHENTICATED = 4401
+
+
+class DashboardConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.accept()
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        # Until the catch-up is sent, live events wait here, so the page sees them in seq order.
+        self._ready = False
+        self._pending: list[dict[str, Any]] = []
+        self._sent_in_catchup: set[int] = set()
+        self._joined = True
+        if settings.HUB_MODE == "production":
+            await self.channel_layer.group_add(live.DASHBOARD_GROUP, self.channel_name)
+        else:
+            await live.relay.attach(self._deliver)
+        await self.accept()
+        await self._catch_up(self._since())
+        self._ready = True
+        for payload in self._pending:
+            await self._deliver(payload)
+        self._pending = []
+
+    async def disconnect(self, code: int) -> None:
+        if not getattr(self, "_joined", False):
+            return
+        self._joined = False
+        if settings.HUB_MODE == "production":
+            await self.channel_layer.group_discard(live.DASHBOARD_GROUP, self.channel_name)
+        else:
+            await live.relay.detach(self._deliver)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        # The feed is one-way; a ping lets a page check the socket without waiting for an event.
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await self.send_json({"type": "pong", "data": {}, "timestamp": None, "seq": None})
+
+    async def live_event(self, message: dict[str, Any]) -> None:
+        """Group message from the Redis pub/sub layer (production mode)."""
+        event = message.get("event")
+        if isinstance(event, dict) and isinstance(event.get("seq"), int):
+            await self._deliver(event)
+
+    async def _deliver(self, payload: dict[str, Any]) -> None:
+        if not self._joined:
+            return
+        if not self._ready:
+            self._pending.append(payload)
+            return
+        if payload["seq"] in self._sent_in_catchup:
+            return
+        await self.send_json(payload)
+
+    def _since(self) -> int | None:
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        try:
+            return int(query["since"][0])
+        except (KeyError, ValueError, IndexError):
+            return None
+
+    async def _catch_up(self, since: int | None) -> None:
+        last = await database_sync_to_async(live.live_last_seq)()
+        if since is None:
+            await self.send_json(_control("hello", seq=last))
+            return
+        limit = settings.LIVE_CATCHUP_LIMIT
+        oldest = await database_sync_to_async(live.live_oldest_seq)()
+        # Ahead of the log (database reset) or behind what is kept: the page must reload.
+        if since > last or (since < oldest - 1) or last - since > limit:
+            await self.send_json(_control("resync", seq=last))
+            return
+        events = await database_sync_to_async(live.live_events_since)(seq=since, limit=limit)
+        for payload in events:
+            self._sent_in_catchup.add(payload["seq"])
+            await self.send_json(payload)
+        await self.send_json(_control("hello", seq=last))
+
+
+def _control(kind: str, *, seq: int) -> dict[str, Any]:
+    return {"type": kind, "data": {"seq": seq}, "timestamp": None, "seq": None}

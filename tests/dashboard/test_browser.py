@@ -1,0 +1,157 @@
+"""The dashboard in a real browser: what an engineer sees while the pipeline runs.
+
+Every change comes from another process (the API served by daphne, or a Python process standing
+in for a render worker), and the pages must show it without a reload.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from django.conf import settings
+from playwright.sync_api import expect
+
+from automation_hub.live import live_last_seq
+from automation_hub.services import api_key_create
+from rendering.models import InstructionStatus, RenderInstruction
+from tests.dashboard.browser import ARTIFACTS, screenshot
+from tests.dashboard.factories import instruction
+from tests.dashboard.processes import run_python_parallel
+from tests.rendering.cluster import cluster_env, running_cluster
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+# Status changes as a render worker makes them, one transaction each, over its own rows.
+BURST_IN_WORKER = """
+from django.db import transaction
+from django.utils import timezone
+from automation_hub.live import publish_on_commit
+from rendering.models import RenderInstruction
+from rendering.services.instructions import instruction_live_data
+ids, changes, offset = {ids}, {changes}, {offset}
+statuses = ["processing", "failed", "pending", "processing", "completed"]
+for n in range(offset, offset + changes):
+    pk = ids[n % len(ids)]
+    with transaction.atomic():
+        RenderInstruction.objects.filter(pk=pk).update(
+            status=statuses[(n // len(ids)) % len(statuses)], priority=1 + (n * 7) % 10,
+            retry_count=(n // 3) % 4, updated_at=timezone.now())
+        publish_on_commit("instruction_updated",
+                          instruction_live_data(RenderInstruction.objects.get(pk=pk)))
+"""
+BURST_WORKERS = 4
+BURST_CHANGES = 2000
+
+
+def test_it_shows_a_premium_hand_and_its_render_live(hub, page):
+    instructions_page = page.context.new_page()
+    instructions_page.goto(f"{hub.url}/instructions/")
+    instructions_page.wait_for_selector("#live-indicator.live-live")
+    page.evaluate("window.__notReloaded = true")
+    _, key = api_key_create(role="feature_table", name="table-1")
+
+    response = httpx.post(
+        f"{hub.url}/api/hands",
+        headers={"Authorization": f"Api-Key {key}"},
+        json={
+            "table_id": "FT-1",
+            "hand_number": 42,
+            "source": "rfid",
+            "hand_rank": "royal_flush",
+            "pot_size": 250000,
+            "winner": "Phil I.",
+            "community_cards": ["As", "Ks", "Qs", "Js", "Ts"],
+        },
+        timeout=10,
+    )
+    posted = time.monotonic()
+    assert response.status_code == 201, response.text
+    hand_id = response.json()["id"]
+    instruction_id = RenderInstruction.objects.get(hand_id=hand_id).pk
+
+    # Within a second of the POST both pages show its instruction, the overview also the hand.
+    hand_row = page.locator(f'#recent-hands tr[data-hand-id="{hand_id}"]')
+    expect(hand_row).to_be_visible(timeout=1000)
+    selector = f'tr[data-instruction-id="{instruction_id}"]'
+    row_on_overview = page.locator(f"#recent-instructions {selector}")
+    expect(row_on_overview).to_be_visible(timeout=1000)
+    row_on_list = instructions_page.locator(f"#instruction-list {selector}")
+    expect(row_on_list).to_be_visible(timeout=1000)
+    assert time.monotonic() - posted < 1.0
+    expect(row_on_list.locator('[data-field="status"]')).to_have_text("pending")
+    expect(page.locator("#tile-pending")).to_have_text("1", timeout=3000)
+
+    detail = page.context.new_page()
+    detail.goto(f"{hub.url}/instructions/{instruction_id}/")
+    detail.wait_for_selector("#live-indicator.live-live")
+    # Now a real render worker (django-q2 cluster, preview renderer) takes the queued job.
+    env = cluster_env(workers=1, backend="preview", output_root=Path(settings.OUTPUT_ROOT))
+    with running_cluster(env, log=ARTIFACTS / "qcluster.log"):
+        expect(row_on_list.locator('[data-field="status"]')).to_have_text(
+            "completed", timeout=30000
+        )
+    expect(row_on_overview.locator('[data-field="status"]')).to_have_text("completed")
+    expect(detail.locator("#instruction-status")).to_have_text("completed", timeout=3000)
+    thumb = detail.locator("#instruction-output img.thumb")
+    expect(thumb).to_be_visible(timeout=3000)
+    detail.wait_for_function(
+        "document.querySelector('#instruction-output img.thumb').naturalWidth > 0"
+    )
+    expect(page.locator("#tile-throughput")).to_have_text("1", timeout=3000)
+    assert page.evaluate("window.__notReloaded") is True
+    screenshot(page, "overview-live")
+    screenshot(detail, "instruction-completed")
+
+
+def test_it_turns_anonymous_visitors_away_from_pages_and_the_socket(browser, hub):
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{hub.url}/instructions/")
+    assert page.url.startswith(f"{hub.url}/login/")
+    code = page.evaluate(
+        """() => new Promise((resolve) => {
+            const ws = new WebSocket(`ws://${location.host}/ws/dashboard`);
+            ws.onclose = (e) => resolve(e.code);
+        })"""
+    )
+    assert code == 4401
+    assert page.request.get(f"{hub.url}/overview/summary", max_redirects=0).status == 302
+    screenshot(page, "login")
+    context.close()
+
+
+def test_it_ends_a_burst_of_2000_changes_showing_the_database_state(hub, page):
+    ids = [instruction(template_name=f"burst_{n:02d}").pk for n in range(20)]
+    page.goto(f"{hub.url}/instructions/")
+    page.wait_for_selector("#live-indicator.live-live")
+    assert page.locator("#instruction-list tbody tr").count() == 20
+
+    # Four workers, 500 changes each, each on its own five rows: 2,000 events in a burst.
+    share = BURST_CHANGES // BURST_WORKERS
+    step = len(ids) // BURST_WORKERS
+    run_python_parallel(
+        [
+            BURST_IN_WORKER.format(ids=ids[w * step : (w + 1) * step], changes=share, offset=w)
+            for w in range(BURST_WORKERS)
+        ]
+    )
+    final_seq = live_last_seq()
+    page.wait_for_function(f"window.hubLive.lastSeq >= {final_seq}", timeout=60000)
+    assert page.evaluate("window.hubLive.received") >= BURST_CHANGES
+    shown = page.eval_on_selector_all(
+        "#instruction-list tbody tr",
+        """rows => rows.map(r => [Number(r.dataset.instructionId),
+            r.querySelector('[data-field=status]').textContent,
+            Number(r.querySelector('[data-field=priority]').textContent),
+            Number(r.querySelector('[data-field=retry_count]').textContent)])""",
+    )
+    stored = {
+        row.pk: [row.pk, row.status, row.priority, row.retry_count]
+        for row in RenderInstruction.objects.filter(pk__in=ids)
+    }
+    assert sorted(shown) == sorted(stored.values())
+    assert {s[1] for s in shown} <= set(InstructionStatus.values)
+    screenshot(page, "after-burst")

@@ -1,0 +1,198 @@
+"""The live feed: who may open it, what it carries, and that nothing is lost across processes,
+reconnects and pruning. Runs in both modes (embedded relay, production Redis pub/sub)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.core.management import call_command
+from django.db import transaction
+from django.test import Client
+from django.utils import timezone
+from django_q.models import Schedule
+
+from automation_hub import live
+from automation_hub.asgi import application
+from automation_hub.models import LiveEvent
+from automation_hub.schedules import LIVE_PRUNE_SCHEDULE
+from tests.conftest import redis_unreachable, require_service
+from tests.dashboard.processes import run_python
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ORIGIN = (b"origin", b"http://127.0.0.1")
+
+
+@pytest.fixture(autouse=True)
+def _services():
+    if settings.HUB_MODE == "production":
+        require_service("Redis", redis_unreachable(settings.REDIS_URL))
+
+
+@pytest.fixture
+def session_cookie(engineer) -> bytes:
+    client = Client()
+    client.force_login(engineer)
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+def socket(path: str = "/ws/dashboard", *, cookie: bytes | None, origin=ORIGIN):
+    headers = [origin, (b"host", b"127.0.0.1")]
+    if cookie:
+        headers.append((b"cookie", cookie))
+    return WebsocketCommunicator(application, path, headers=headers)
+
+
+async def receive_until(ws: WebsocketCommunicator, predicate, *, timeout: float = 5) -> list:
+    """Messages up to and including the first that satisfies `predicate`."""
+    seen = []
+    async with asyncio.timeout(timeout):
+        while True:
+            message = await ws.receive_json_from(timeout=timeout)
+            seen.append(message)
+            if predicate(message):
+                return seen
+
+
+def test_it_closes_an_anonymous_socket_with_4401():
+    async def scenario():
+        ws = socket(cookie=None)
+        connected, _ = await ws.connect()
+        assert connected
+        closed = await ws.receive_output(timeout=3)
+        assert closed == {"type": "websocket.close", "code": 4401}
+
+    async_to_sync(scenario)()
+
+
+def test_it_refuses_a_socket_from_another_origin(session_cookie):
+    async def scenario():
+        ws = socket(cookie=session_cookie, origin=(b"origin", b"http://evil.example"))
+        connected, _ = await ws.connect()
+        assert not connected
+
+    async_to_sync(scenario)()
+
+
+def test_it_delivers_an_event_raised_in_another_process(session_cookie):
+    async def scenario():
+        ws = socket(cookie=session_cookie)
+        connected, _ = await ws.connect()
+        assert connected
+        hello = await ws.receive_json_from(timeout=5)
+        assert hello["type"] == "hello"
+        await asyncio.to_thread(
+            run_python,
+            "from automation_hub.live import publish\n"
+            "publish('alert', {'code': 'from_worker', 'severity': 'error'})",
+        )
+        messages = await receive_until(ws, lambda m: m["type"] == "alert")
+        event = messages[-1]
+        assert event["data"] == {"code": "from_worker", "severity": "error"}
+        assert event["seq"] > hello["data"]["seq"]
+        assert event["timestamp"]
+        await ws.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_it_replays_what_a_reconnecting_page_missed_in_order(session_cookie):
+    for n in range(3):
+        live.publish("instruction_updated", {"id": n, "status": "pending"})
+    first_seq = LiveEvent.objects.order_by("id").first().pk
+    for n in range(3, 6):
+        live.publish("instruction_updated", {"id": n, "status": "pending"})
+
+    async def scenario():
+        ws = socket(f"/ws/dashboard?since={first_seq + 2}", cookie=session_cookie)
+        assert (await ws.connect())[0]
+        messages = await receive_until(ws, lambda m: m["type"] == "hello")
+        ids = [m["data"]["id"] for m in messages if m["type"] == "instruction_updated"]
+        assert ids == [3, 4, 5]
+        assert [m["seq"] for m in messages[:-1]] == sorted(m["seq"] for m in messages[:-1])
+        # Then the live feed carries on after the catch-up.
+        # In this thread (database_sync_to_async): a connection left open in another thread
+        # would keep PostgreSQL from dropping the test database.
+        await database_sync_to_async(live.publish)("instruction_updated", {"id": 6})
+        later = await receive_until(ws, lambda m: m["type"] == "instruction_updated")
+        assert later[-1]["data"]["id"] == 6
+        await ws.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_it_tells_a_page_too_far_behind_to_reload(session_cookie, settings):
+    for n in range(4):
+        live.publish("hand_created", {"id": n})
+    last = live.live_last_seq()
+    LiveEvent.objects.filter(id__lte=last - 2).delete()  # pruned while the page was away
+
+    async def scenario(since: int):
+        ws = socket(f"/ws/dashboard?since={since}", cookie=session_cookie)
+        assert (await ws.connect())[0]
+        message = await ws.receive_json_from(timeout=5)
+        await ws.disconnect()
+        return message["type"]
+
+    assert async_to_sync(scenario)(last - 4) == "resync"
+    assert async_to_sync(scenario)(last + 50) == "resync"  # ahead of the log: database reset
+    # Everything after last - 2 is still kept: a normal catch-up.
+    assert async_to_sync(scenario)(last - 2) == "hand_created"
+
+
+def test_it_announces_only_committed_changes():
+    before = live.live_last_seq()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        live.publish_on_commit("hand_created", {"id": 1})
+        raise RuntimeError("rolled back")
+    assert live.live_last_seq() == before
+
+    with transaction.atomic():
+        live.publish_on_commit("hand_created", {"id": 2})
+    assert LiveEvent.objects.get(id__gt=before).data == {"id": 2}
+
+
+def test_it_prunes_old_events_on_a_schedule():
+    live.publish("hand_created", {"id": 1})
+    live.publish("hand_created", {"id": 2})
+    LiveEvent.objects.filter(data__id=1).update(created_at=timezone.now() - timedelta(days=2))
+
+    assert live.live_events_prune() == 1
+    assert list(LiveEvent.objects.values_list("data__id", flat=True)) == [2]
+
+    call_command("migrate", verbosity=0)
+    schedule = Schedule.objects.get(name=LIVE_PRUNE_SCHEDULE)
+    assert schedule.func == "automation_hub.tasks.live_events_prune"
+    assert schedule.repeats == -1
+
+
+def test_it_keeps_relaying_when_a_page_reconnects_while_the_last_one_leaves():
+    """A page navigating away and the next page connecting race in the same process."""
+    relay = live.DatabaseRelay()
+
+    async def scenario():
+        got: list[int] = []
+
+        async def old_page(payload):
+            pass
+
+        async def new_page(payload):
+            got.append(payload["data"]["n"])
+
+        await relay.attach(old_page)
+        # The old page's socket closes while the new page's opens, in one event loop.
+        await asyncio.gather(relay.detach(old_page), relay.attach(new_page))
+        await database_sync_to_async(live.publish)("hand_created", {"n": 1})
+        async with asyncio.timeout(5):
+            while not got:
+                await asyncio.sleep(0.02)
+        await relay.detach(new_page)
+        return got
+
+    assert async_to_sync(scenario)() == [1]
