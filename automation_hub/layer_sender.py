@@ -4,32 +4,57 @@
 layer keeps one connection per loop: every event paid for a new Redis connection (~11 ms, and
 the render workers send three events a job). Here a daemon thread owns one loop per process, so
 the layer's connection is made once and reused.
+
+`layer_group_send_nowait` does not wait for Redis at all: messages go into the loop's queue and
+one sender task sends them in the order they were queued, logging (not raising) failures.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import logging
 import os
 import threading
 from typing import Any
 
 from channels.layers import get_channel_layer
 
+logger = logging.getLogger(__name__)
+
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
 _loop_pid: int | None = None
+_queue: asyncio.Queue[tuple[str, dict[str, Any]]] | None = None
 
 
 def _sender_loop() -> asyncio.AbstractEventLoop:
     """The process's sender loop, started on first use and again in a forked child (a fork
     copies the loop object but not the thread that ran it)."""
-    global _loop, _loop_pid
+    global _loop, _loop_pid, _queue
     with _lock:
         if _loop is None or _loop_pid != os.getpid():
             loop = asyncio.new_event_loop()
+            queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
             threading.Thread(target=loop.run_forever, name="layer-sender", daemon=True).start()
-            _loop, _loop_pid = loop, os.getpid()
+            asyncio.run_coroutine_threadsafe(_drain(queue), loop)
+            _loop, _loop_pid, _queue = loop, os.getpid(), queue
+            # A command that exits right after its change still gets its events out.
+            atexit.register(layer_flush, timeout=2.0)
         return _loop
+
+
+async def _drain(queue: asyncio.Queue[tuple[str, dict[str, Any]]]) -> None:
+    while True:
+        group, message = await queue.get()
+        try:
+            layer = get_channel_layer()
+            if layer is not None:
+                await layer.group_send(group, message)
+        except Exception:
+            logger.exception("channel layer send to %s failed", group)
+        finally:
+            queue.task_done()
 
 
 def layer_group_send(group: str, message: dict[str, Any], *, timeout: float = 5.0) -> None:
@@ -39,3 +64,22 @@ def layer_group_send(group: str, message: dict[str, Any], *, timeout: float = 5.
         return
     future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _sender_loop())
     future.result(timeout=timeout)
+
+
+def layer_group_send_nowait(group: str, message: dict[str, Any]) -> None:
+    """Queue a group_send behind the ones queued before it; returns at once."""
+    loop = _sender_loop()
+    assert _queue is not None
+    loop.call_soon_threadsafe(_queue.put_nowait, (group, message))
+
+
+def layer_flush(*, timeout: float = 5.0) -> bool:
+    """Wait until every queued send went out (tests, and processes about to exit)."""
+    if _loop is None or _queue is None or _loop_pid != os.getpid():
+        return True
+    future = asyncio.run_coroutine_threadsafe(_queue.join(), _loop)
+    try:
+        future.result(timeout=timeout)
+    except TimeoutError:
+        return False
+    return True

@@ -1,6 +1,7 @@
 """The one publish helper for live dashboard events: `{type, data, timestamp, seq}`.
 
-Call `publish_on_commit` from services so a rolled-back change is never announced.
+Call `publish_on_commit` from services, inside the transaction that makes the change: the event is
+stored with it and pushed once it commits, so a rolled-back change is never announced.
 Event types: hand_created, instruction_updated, render_completed, alert.
 
 Delivery holds across processes and reconnects:
@@ -26,7 +27,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from automation_hub.layer_sender import layer_group_send
+from automation_hub.layer_sender import layer_group_send_nowait
 from automation_hub.models import LiveEvent
 
 logger = logging.getLogger(__name__)
@@ -52,27 +53,43 @@ def publish(event_type: str, data: dict[str, Any]) -> None:
     Inside a transaction the row is written in a savepoint (a failed insert does not abort the
     caller's transaction) and the push waits for the commit.
     """
+    publish_many([(event_type, data)])
+
+
+def publish_many(events: list[tuple[str, dict[str, Any]]]) -> None:
+    """`publish` for several events of one change: one INSERT, pushed in order after commit."""
+    rows = [LiveEvent(type=event_type, data=data) for event_type, data in events]
     try:
-        with transaction.atomic():
-            event = LiveEvent.objects.create(type=event_type, data=data)
+        if transaction.get_connection().in_atomic_block:
+            with transaction.atomic():
+                LiveEvent.objects.bulk_create(rows)
+        elif len(rows) == 1:  # autocommit: the INSERT is its own transaction
+            rows[0].save(force_insert=True)
+        else:
+            LiveEvent.objects.bulk_create(rows)
     except Exception:  # the dashboard must never break the pipeline
-        logger.exception("live event %s not recorded", event_type)
+        logger.exception("live events %s not recorded", [row.type for row in rows])
         return
     if settings.HUB_MODE == "production":
-        payload = live_event_payload(event)
-        transaction.on_commit(lambda: _push(payload))
+        payloads = [live_event_payload(row) for row in rows]
+        transaction.on_commit(lambda: _push(payloads))
 
 
 def publish_on_commit(event_type: str, data: dict[str, Any]) -> None:
-    transaction.on_commit(lambda: publish(event_type, data))
+    """Announce a change made in the current transaction (or just made, outside one).
+
+    The event's row is written in the same transaction as the change (no commit of its own, and
+    a rolled-back change takes its event with it); the push to open pages waits for the commit.
+    """
+    publish(event_type, data)
 
 
-def _push(payload: dict[str, Any]) -> None:
-    try:
-        # Through the process's long-lived sender loop: one Redis connection, not one per event.
-        layer_group_send(DASHBOARD_GROUP, {"type": MESSAGE_TYPE, "event": payload})
-    except Exception:  # the row is stored: pages get it on their next catch-up
-        logger.exception("live event %s not pushed", payload["seq"])
+def _push(payloads: list[dict[str, Any]]) -> None:
+    # Queued on the process's long-lived sender loop (one Redis connection, sends in order); the
+    # caller does not wait for Redis. A push that fails is logged: the row is stored, and pages
+    # get it on their next catch-up.
+    for payload in payloads:
+        layer_group_send_nowait(DASHBOARD_GROUP, {"type": MESSAGE_TYPE, "event": payload})
 
 
 def live_last_seq() -> int:

@@ -130,6 +130,15 @@ else:
     # Reused connections: the ORM broker and the workers query in tight loops.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Server-side parameters, and statements prepared after DB_PREPARE_THRESHOLD runs on a
+    # connection: the render workers repeat the same few statements for every job, and PostgreSQL
+    # then skips parsing and planning them. Behind a transaction-mode pooler (PgBouncer without
+    # prepared-statement support) set DB_PREPARE_THRESHOLD= (empty) to turn preparing off.
+    _prepare_threshold = env.str("DB_PREPARE_THRESHOLD", default="5")
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        server_side_binding=True,
+        prepare_threshold=int(_prepare_threshold) if _prepare_threshold else None,
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -3,6 +3,7 @@ is harmless because the services claim and report conditionally."""
 
 from __future__ import annotations
 
+from automation_hub.layer_sender import layer_flush
 from rendering.services.recovery import instructions_reap_stale
 from rendering.services.recovery import queue_sweep as _queue_sweep
 from rendering.services.worker import queue_work
@@ -11,7 +12,9 @@ from rendering.services.worker import queue_work
 def render_next(instruction_id: int | None = None) -> int:
     """A wake-up: `instruction_id` says which row prompted it, but the worker takes the best
     claimable row (priority, then age), so a duplicate or stale message is harmless."""
-    return queue_work()
+    rendered = queue_work()
+    layer_flush()  # this task's live events have left the process before it reports done
+    return rendered
 
 
 def queue_reap() -> dict[str, int]:

@@ -84,6 +84,14 @@ def _output_root(tmp_path, settings) -> None:
     settings.OUTPUT_ROOT = tmp_path / "output"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_breaker_cache() -> None:
+    # Each test's database starts with its own breakers: forget what this process read before.
+    from rendering.services import breaker
+
+    breaker._seen_closed.clear()
+
+
 @pytest.fixture
 def anon_client() -> APIClient:
     return APIClient()

@@ -8,6 +8,7 @@ their retries.
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -18,6 +19,18 @@ from django.utils import timezone
 from monitoring.models import EventType, Severity
 from rendering.models import BreakerState, CircuitBreaker
 from rendering.services.events import queue_event_record
+
+# Per process: when this process last read a backend's breaker as CLOSED with no failures. For
+# CLOSED_CACHE_SECONDS after that read, a busy worker neither re-reads it before each claim nor
+# after each success (two queries a job). So another process's opening of the breaker is seen
+# here at most that late: a job claimed meanwhile meets the same outage and is released unspent.
+CLOSED_CACHE_SECONDS = 0.5
+_seen_closed: dict[str, float] = {}
+
+
+def _known_closed(backend: str) -> bool:
+    seen = _seen_closed.get(backend)
+    return seen is not None and time.monotonic() - seen < CLOSED_CACHE_SECONDS
 
 
 def _breaker(backend: str) -> CircuitBreaker:
@@ -33,8 +46,12 @@ def breaker_allows(*, backend: str) -> bool:
     HALF_OPEN for exactly one caller (the trial); a trial that never reported back is replaced
     after another reset timeout.
     """
+    if _known_closed(backend):
+        return True
     breaker = _breaker(backend)
     if breaker.state == BreakerState.CLOSED:
+        if breaker.consecutive_failures == 0:
+            _seen_closed[backend] = time.monotonic()
         return True
     now = timezone.now()
     due = now - timedelta(seconds=settings.RENDER_BREAKER_RESET_SECONDS)
@@ -50,13 +67,16 @@ def breaker_allows(*, backend: str) -> bool:
 
 def breaker_record_success(*, backend: str) -> bool:
     """The backend worked: close the breaker. Returns True when this closed an open breaker."""
+    if _known_closed(backend):
+        return False  # the usual case on a busy worker: no query at all
     current = (
         CircuitBreaker.objects.filter(backend=backend)
         .values_list("state", "consecutive_failures")
         .first()
     )
     if current is None or current == (BreakerState.CLOSED, 0):
-        return False  # the usual case: a read, no write per job
+        _seen_closed[backend] = time.monotonic()
+        return False  # the usual case: a read, no write
     with transaction.atomic():
         closed = CircuitBreaker.objects.filter(
             ~Q(state=BreakerState.CLOSED), backend=backend
@@ -85,6 +105,7 @@ def breaker_record_success(*, backend: str) -> bool:
 
 def breaker_record_failure(*, backend: str, error: str) -> bool:
     """The backend was unreachable or broken. Returns True when this opened the breaker."""
+    _seen_closed.pop(backend, None)
     _breaker(backend)
     now = timezone.now()
     with transaction.atomic():

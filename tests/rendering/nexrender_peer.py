@@ -101,3 +101,27 @@ class AeWorker(threading.Thread):
         self.stopping.set()
         self.join(5)
         self.http.close()
+
+
+class CrashingAeWorker(AeWorker):
+    """An AE machine that picks jobs, reports them started and then goes silent (crashed
+    mid-render): the job stays `started` on the server for good. Picks at most `jobs`."""
+
+    def __init__(self, url: str, *, jobs: int = 1):
+        super().__init__(url)
+        self.remaining = jobs
+        self.picked: list[str] = []
+
+    def run(self) -> None:
+        while not self.stopping.is_set() and self.remaining:
+            try:
+                job = self.http.get("/jobs/pickup").json()
+            except httpx.HTTPError:
+                time.sleep(0.1)
+                continue
+            if not job.get("uid"):
+                time.sleep(0.05)
+                continue
+            self._put(job["uid"], state="started")
+            self.picked.append(job["uid"])
+            self.remaining -= 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from tests.rendering.helpers import make_instruction
 from tests.rendering.nexrender_peer import (
     SECRET,
     AeWorker,
+    CrashingAeWorker,
     free_port,
     nexrender_server,
     server_unavailable,
@@ -125,3 +127,42 @@ def test_it_builds_one_text_layer_per_value():
     assert layers["winner"] == "Alice" and layers["players_2_name"] == "Bob"
     assert layers["community_cards_1"] == "Qs" and layers["community_cards"].startswith("Qs Js")
     assert job["template"]["src"].endswith("/premium_hand.aep") and job["priority"] == 9
+
+
+def test_it_requeues_a_job_an_ae_machine_left_started_and_another_finishes_it(
+    port, tmp_path, settings, caplog
+):
+    settings.NEXRENDER_STUCK_SECONDS = 1
+    row = make_instruction(output_settings={"format": "PNG"})
+    with nexrender_server(port, tmp_path / "nx" / "database.js") as url:
+        crashed = CrashingAeWorker(url, jobs=1)
+        crashed.start()
+        healthy = AeWorker(url)
+        # The healthy machine comes up once the other one has taken the job and died.
+        threading.Thread(target=lambda: (crashed.join(10), healthy.start()), daemon=True).start()
+        assert queue_work(budget_seconds=30, worker_id="w1") == 1
+        healthy.stop()
+        jobs_left = _jobs_on_server(url)
+    row.refresh_from_db()
+    assert row.status == InstructionStatus.COMPLETED, row.error_message
+    assert crashed.picked == [row.external_id] and healthy.rendered == [row.external_id]
+    assert row.retry_count == 0  # re-queued on the server, not a hub retry
+    assert "stuck in started: re-queued" in caplog.text
+    assert jobs_left == []
+
+
+def test_it_fails_a_job_still_stuck_after_its_requeues(port, tmp_path, settings):
+    settings.NEXRENDER_STUCK_SECONDS = 1
+    settings.NEXRENDER_MAX_REQUEUES = 1
+    row = make_instruction(output_settings={"format": "PNG"})
+    with nexrender_server(port, tmp_path / "nx" / "database.js") as url:
+        crashed = CrashingAeWorker(url, jobs=2)  # takes it, and takes it again after re-queue
+        crashed.start()
+        queue_work(budget_seconds=30, worker_id="w1")
+        crashed.stop()
+        jobs_left = _jobs_on_server(url)
+    row.refresh_from_db()
+    assert row.status == InstructionStatus.FAILED
+    assert "stuck in started after 1 re-queues" in row.error_message
+    assert len(crashed.picked) == 2
+    assert jobs_left == []  # the hopeless job no longer holds an AE machine

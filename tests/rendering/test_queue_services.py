@@ -176,3 +176,40 @@ def test_it_releases_without_spending_a_retry():
     job.refresh_from_db()
     assert job.status == InstructionStatus.PENDING and job.retry_count == 0
     assert job.claimed_by == "" and job.lease_id is None
+
+
+def test_it_refuses_a_result_under_a_lease_id_that_is_not_a_uuid():
+    make_instruction()
+    job = instruction_claim_next(worker_id="w1")
+    with pytest.raises(LeaseLost):
+        instruction_complete(
+            instruction_id=job.pk,
+            worker_id="w1",
+            lease_id="not-a-lease",
+            output_path="/out/x.png",
+            file_size=1,
+        )
+    job.refresh_from_db()
+    assert job.status == InstructionStatus.PROCESSING and not RenderOutput.objects.exists()
+
+
+def test_a_claim_and_a_completion_each_store_their_live_events_with_the_change():
+    from automation_hub.models import LiveEvent
+
+    row = make_instruction()
+    before = LiveEvent.objects.count()
+    job = instruction_claim_next(worker_id="w1")
+    claimed = list(LiveEvent.objects.order_by("id")[before:])
+    assert [(e.type, e.data["status"]) for e in claimed] == [("instruction_updated", "processing")]
+    output = instruction_complete(
+        instruction_id=job.pk,
+        worker_id="w1",
+        lease_id=job.lease_id,
+        output_path="/out/done.png",
+        file_size=10,
+    )
+    completed = list(LiveEvent.objects.order_by("id")[before + 1 :])
+    assert [e.type for e in completed] == ["instruction_updated", "render_completed"]
+    assert completed[0].data["status"] == "completed" and completed[0].data["id"] == row.pk
+    assert completed[1].data["output_id"] == output.pk
+    assert completed[1].data["output_path"] == "/out/done.png"

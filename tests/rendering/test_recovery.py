@@ -172,3 +172,25 @@ def test_it_creates_the_queue_schedules_idempotently():
         "rendering.tasks.queue_sweep",
     }
     assert all(s.schedule_type == Schedule.MINUTES and s.minutes == 1 for s in schedules)
+
+
+def test_a_busy_worker_sees_a_breaker_opened_elsewhere_within_its_short_cache(monkeypatch):
+    from rendering.services import breaker
+
+    clock = [1000.0]
+    monkeypatch.setattr(breaker.time, "monotonic", lambda: clock[0])
+    assert breaker_allows(backend="nexrender")  # read: CLOSED, remembered briefly
+    # Another process opens it.
+    CircuitBreaker.objects.filter(backend="nexrender").update(
+        state=BreakerState.OPEN, opened_at=timezone.now()
+    )
+    clock[0] += breaker.CLOSED_CACHE_SECONDS + 0.01
+    assert not breaker_allows(backend="nexrender")
+    # A failure seen by this worker forgets the cached state at once.
+    CircuitBreaker.objects.filter(backend="nexrender").update(state=BreakerState.CLOSED)
+    assert breaker_allows(backend="nexrender")
+    breaker_record_failure(backend="nexrender", error="refused")
+    CircuitBreaker.objects.filter(backend="nexrender").update(
+        state=BreakerState.OPEN, opened_at=timezone.now()
+    )
+    assert not breaker_allows(backend="nexrender")

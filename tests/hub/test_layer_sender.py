@@ -1,0 +1,53 @@
+"""Live pushes leave the publishing process in the order they were made, without the caller
+waiting on Redis, and a process that exits right after a change still gets them out."""
+
+from __future__ import annotations
+
+import asyncio
+
+from asgiref.sync import async_to_sync
+from channels_redis.pubsub import RedisPubSubChannelLayer
+
+from automation_hub import layer_sender
+
+
+def test_a_burst_sent_without_waiting_arrives_whole_and_in_order(redis_url, monkeypatch):
+    sending = RedisPubSubChannelLayer(hosts=[redis_url], prefix="test-layer-sender")
+    monkeypatch.setattr(layer_sender, "get_channel_layer", lambda: sending)
+
+    async def scenario() -> list[int]:
+        listening = RedisPubSubChannelLayer(hosts=[redis_url], prefix="test-layer-sender")
+        channel = await listening.new_channel()
+        await listening.group_add("burst", channel)
+        try:
+            for n in range(500):
+                layer_sender.layer_group_send_nowait("burst", {"type": "t", "n": n})
+            # The caller was never held up: the sends are still going out.
+            assert await asyncio.to_thread(layer_sender.layer_flush, timeout=10)
+            received = []
+            async with asyncio.timeout(10):
+                while len(received) < 500:
+                    received.append((await listening.receive(channel))["n"])
+            return received
+        finally:
+            await listening.group_discard("burst", channel)
+            await listening.flush()
+
+    assert async_to_sync(scenario)() == list(range(500))
+
+
+def test_a_failed_send_is_logged_and_later_sends_still_go(monkeypatch, caplog):
+    sent = []
+
+    class Flaky:
+        async def group_send(self, group, message):
+            if message["n"] == 1:
+                raise ConnectionError("redis went away")
+            sent.append(message["n"])
+
+    monkeypatch.setattr(layer_sender, "get_channel_layer", lambda: Flaky())
+    for n in range(3):
+        layer_sender.layer_group_send_nowait("g", {"n": n})
+    assert layer_sender.layer_flush(timeout=5)
+    assert sent == [0, 2]
+    assert "channel layer send to g failed" in caplog.text
