@@ -60,6 +60,19 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def ensure_database(db: dict) -> None:
+    """Create the benchmark's PostgreSQL database when it does not exist yet."""
+    import psycopg
+    from psycopg import sql
+
+    params = {"dbname": "postgres", "host": db["HOST"] or None, "port": db["PORT"] or None}
+    params.update(user=db["USER"] or None, password=db["PASSWORD"] or None)
+    with psycopg.connect(**params, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]])
+        if exists.fetchone() is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db["NAME"])))
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -104,6 +117,7 @@ def child(args: argparse.Namespace) -> None:
     from rendering.services.instructions import instruction_create
 
     if settings.DB_VENDOR == "postgresql":
+        ensure_database(settings.DATABASES["default"])
         with connection.cursor() as cursor:  # a clean schema each time
             cursor.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
     call_command("migrate", verbosity=0)
