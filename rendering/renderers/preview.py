@@ -157,7 +157,7 @@ class LowerThird:
                 width=self.px(3),
             )
             label = ("10" if rank == "T" else rank) + symbol
-            font = _font(self.px(46), bold=True)
+            font = self.card_font(pd, label, card_width=w)
             box = pd.textbbox((0, 0), label, font=font)
             pd.text(
                 (x + (w - (box[2] - box[0])) / 2, y + (h - (box[3] - box[1])) / 2 - box[1]),
@@ -166,6 +166,19 @@ class LowerThird:
                 fill=colour,
             )
             x += w + gap
+
+    def card_font(
+        self, pd: ImageDraw.ImageDraw, label: str, *, card_width: int
+    ) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+        """The largest label font (up to 46 px at 1080p) that leaves a margin on the card: a
+        "10♥" must not run over the card's edge."""
+        size, floor = self.px(46), max(self.px(20), 8)
+        while True:
+            font = _font(size, bold=True)
+            box = pd.textbbox((0, 0), label, font=font)
+            if box[2] - box[0] <= card_width - self.px(14) or size <= floor:
+                return font
+            size -= max(self.px(2), 1)
 
     def _strap(self, draw: ImageDraw.ImageDraw, left: int, top: int, eased: float) -> None:
         bits = [str(self.data.get(k)) for k in ("tournament", "table_id") if self.data.get(k)]

@@ -85,3 +85,21 @@ def test_it_drains_in_priority_order_in_one_wakeup():
     low.refresh_from_db()
     high.refresh_from_db()
     assert high.started_at < low.started_at
+
+
+@pytest.mark.parametrize("resolution", [(1920, 1080), (1280, 720), (640, 360)])
+def test_every_card_label_fits_on_its_card(resolution):
+    from PIL import ImageDraw
+
+    from rendering.renderers.preview import SUITS, LowerThird
+
+    graphic = LowerThird(make_instruction(), resolution)
+    pd = ImageDraw.Draw(Image.new("RGBA", resolution))
+    card_width = graphic.px(96)
+    for rank in "23456789TJQKA":
+        for symbol, _ in SUITS.values():
+            label = ("10" if rank == "T" else rank) + symbol
+            box = pd.textbbox(
+                (0, 0), label, font=graphic.card_font(pd, label, card_width=card_width)
+            )
+            assert box[2] - box[0] <= card_width - graphic.px(14), label
