@@ -143,7 +143,10 @@ def _apply(
         )
         if dispatch:
             transaction.on_commit(lambda: instruction_dispatch(instruction_id=instruction_id))
-        publish_on_commit("instruction_updated", {**instruction_live_data(row), "action": action})
+        publish_on_commit(
+            "instruction_updated",
+            {**instruction_live_data(row), "action": action, "actor": actor.name, "reason": reason},
+        )
     return row
 
 

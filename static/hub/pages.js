@@ -104,6 +104,10 @@
     if (badge && detail && String(detail.dataset.instructionId) === String(data.id)) {
       badge.textContent = data.status;
       badge.className = "badge st-" + data.status;
+      if (data.action) {
+        // A manual override: who did what and why, as the audit entry shows it after a reload.
+        appendTimeline(data.action + " by " + (data.actor || "?"), data.reason || "");
+      }
       appendTimeline("Status " + data.status, "retry " + data.retry_count + ", priority " + data.priority +
         (data.error_message ? " — " + data.error_message : ""));
     }

@@ -44,6 +44,8 @@ def test_it_retries_a_failed_instruction_from_its_page_with_a_reason(hub, page):
 
     expect(page.locator("#action-dialog")).to_be_hidden()
     expect(page.locator("#instruction-status")).to_have_text("pending", timeout=3000)
+    timeline = page.locator("#timeline")
+    expect(timeline).to_contain_text("retry by engineer Renderer fixed, run it again")
     row.refresh_from_db()
     assert row.status == InstructionStatus.PENDING
     audit = AuditEntry.objects.get(action="retry")
