@@ -71,6 +71,9 @@ def test_it_shows_the_overview_figures_of_the_database(browser):
     assert 'id="live-indicator"' in body
     assert "vendor/uplot/uPlot.iife.min.js" in body
     assert response.context["series"]["throughput"][-1] == 1
+    # The producer cards say when each producer was last seen, not "never".
+    seen = timezone.localtime(hand.created_at).strftime("%H:%M:%S")
+    assert f"Last activity {seen}" in body
 
 
 def test_it_filters_and_paginates_instructions(browser):
