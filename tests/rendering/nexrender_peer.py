@@ -70,7 +70,7 @@ class AeWorker(threading.Thread):
         self.rendered: list[str] = []
 
     def run(self) -> None:
-        while not self.stopping.is_set():
+        while not self.stopping.is_set() and self._wants_more():
             try:
                 job = self.http.get("/jobs/pickup").json()
             except httpx.HTTPError:
@@ -80,6 +80,9 @@ class AeWorker(threading.Thread):
                 time.sleep(0.05)
                 continue
             self._render(job)
+
+    def _wants_more(self) -> bool:
+        return True
 
     def _put(self, uid: str, **fields) -> None:
         self.http.put(f"/jobs/{uid}", json=fields).raise_for_status()
@@ -112,16 +115,10 @@ class CrashingAeWorker(AeWorker):
         self.remaining = jobs
         self.picked: list[str] = []
 
-    def run(self) -> None:
-        while not self.stopping.is_set() and self.remaining:
-            try:
-                job = self.http.get("/jobs/pickup").json()
-            except httpx.HTTPError:
-                time.sleep(0.1)
-                continue
-            if not job.get("uid"):
-                time.sleep(0.05)
-                continue
-            self._put(job["uid"], state="started")
-            self.picked.append(job["uid"])
-            self.remaining -= 1
+    def _wants_more(self) -> bool:
+        return self.remaining > 0
+
+    def _render(self, job: dict) -> None:
+        self._put(job["uid"], state="started")  # … and nothing more, ever
+        self.picked.append(job["uid"])
+        self.remaining -= 1
