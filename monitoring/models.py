@@ -71,6 +71,10 @@ class MonitoringEvent(models.Model):
         ]
         indexes = [
             models.Index(fields=["resolved", "severity", "created_at"], name="event_open_idx"),
+            # The dashboard's active alerts, newest first, however many closed events pile up.
+            models.Index(
+                fields=["created_at", "id"], condition=Q(resolved=False), name="event_open_new_idx"
+            ),
             models.Index(fields=["code", "created_at"], name="event_code_created_idx"),
             models.Index(fields=["created_at"], name="event_created_idx"),
         ]
