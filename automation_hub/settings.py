@@ -267,6 +267,13 @@ MONITOR_ERROR_RATE_MIN_SAMPLE: int = env.int("MONITOR_ERROR_RATE_MIN_SAMPLE", de
 MONITOR_THROUGHPUT_DROP_RATIO: float = env.float("MONITOR_THROUGHPUT_DROP_RATIO", default=0.5)
 MONITOR_THROUGHPUT_MIN_VOLUME: int = env.int("MONITOR_THROUGHPUT_MIN_VOLUME", default=20)
 MONITOR_PRODUCER_STALE_SECONDS: int = env.int("MONITOR_PRODUCER_STALE_SECONDS", default=300)
+# Per-minute rollup of the day-long metrics (monitoring/README.md): a minute is rolled up once it
+# ended this long ago (longer than any transaction that stamps a time, and than the clock skew
+# between hosts); minute rows are kept this long (the longest read goes back 25 h).
+MONITOR_ROLLUP_SETTLE_SECONDS: int = env.int("MONITOR_ROLLUP_SETTLE_SECONDS", default=120)
+MONITOR_ROLLUP_RETENTION_HOURS: int = env.int("MONITOR_ROLLUP_RETENTION_HOURS", default=48)
+if MONITOR_ROLLUP_RETENTION_HOURS < 26:
+    raise ImproperlyConfigured("MONITOR_ROLLUP_RETENTION_HOURS must be at least 26")
 # /metrics answers unauthenticated scrapes from loopback (not through a proxy); false: auth only.
 METRICS_ALLOW_LOOPBACK: bool = env.bool("METRICS_ALLOW_LOOPBACK", default=True)
 SLACK_WEBHOOK_URL: str = env.str("SLACK_WEBHOOK_URL", default="")

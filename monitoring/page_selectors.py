@@ -5,23 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from monitoring.models import MonitoringEvent
-from rendering.models import InstructionStatus, RenderInstruction
-
-
-def _finished_between(start: datetime, end: datetime) -> QuerySet[RenderInstruction]:
-    """COMPLETED or FAILED instructions that finished in [start, end).
-
-    The queue stamps `completed_at` on failure too, so one index range serves both.
-    """
-    return RenderInstruction.objects.filter(
-        status__in=[InstructionStatus.COMPLETED, InstructionStatus.FAILED],
-        completed_at__gte=start,
-        completed_at__lt=end,
-    )
+from monitoring.rollup_selectors import facts_bucketed
+from monitoring.selectors import failed_bucketed
 
 
 @dataclass(frozen=True)
@@ -34,7 +22,8 @@ def metric_series(*, now: datetime | None = None, spec: SeriesSpec | None = None
     """Per-bucket completions, failures, error rate and mean latency over the last hours.
 
     Buckets are aligned to the bucket size so two calls a second apart agree. Times are
-    UNIX seconds (what the chart library takes).
+    UNIX seconds (what the chart library takes). Completions come from the per-minute rollup
+    and the live tail, failures live (a retry takes a row out of FAILED), as for the API.
     """
     now = now or timezone.now()
     spec = spec or SeriesSpec()
@@ -43,17 +32,11 @@ def metric_series(*, now: datetime | None = None, spec: SeriesSpec | None = None
     end = datetime.fromtimestamp(end_ts, tz=now.tzinfo) + size
     count = spec.hours * 60 // spec.bucket_minutes
     start = end - size * count
-    done = [0] * count
-    failed = [0] * count
-    latency_sum = [0.0] * count
-    rows = _finished_between(start, end).values_list("status", "created_at", "completed_at")
-    for status, created, completed in rows:
-        index = min(count - 1, int((completed - start) / size))
-        if status == InstructionStatus.COMPLETED:
-            done[index] += 1
-            latency_sum[index] += (completed - created).total_seconds()
-        else:
-            failed[index] += 1
+    edges = [(start + size * i, start + size * (i + 1)) for i in range(count)]
+    buckets = facts_bucketed(edges, ["completed"])
+    done = [b.completed for b in buckets]
+    latency_us = [b.latency_us_total for b in buckets]
+    failed = failed_bucketed(edges)
     return {
         "t": [int((start + size * i).timestamp()) for i in range(count)],
         "throughput": done,
@@ -61,7 +44,10 @@ def metric_series(*, now: datetime | None = None, spec: SeriesSpec | None = None
         "error_rate": [
             round(f / (d + f), 4) if d + f else None for d, f in zip(done, failed, strict=True)
         ],
-        "latency": [round(s / d, 3) if d else None for s, d in zip(latency_sum, done, strict=True)],
+        "latency": [
+            round(us / d / 1_000_000, 3) if d else None
+            for us, d in zip(latency_us, done, strict=True)
+        ],
     }
 
 

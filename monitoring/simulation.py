@@ -26,6 +26,7 @@ from rest_framework.test import APIClient
 
 from automation_hub.services import api_key_create
 from hands.models import Hand
+from monitoring.services.rollup import metrics_rollup_rebuild
 from rendering.models import InstructionStatus, RenderInstruction
 
 INJECTIONS = ("delayed", "orphan", "error_spike", "throughput_drop")
@@ -190,4 +191,6 @@ def simulate(
     if inject in ("error_spike", "throughput_drop"):
         day.result.injected[inject] = 1
     day.result.end = now
+    # The rows were dated back into minutes the metrics rollup may already hold.
+    metrics_rollup_rebuild(since=start)
     return day.result

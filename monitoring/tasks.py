@@ -12,6 +12,13 @@ def run_detectors() -> dict[str, Any]:
     return monitor_run().as_dict()
 
 
+def rollup_metrics() -> dict[str, Any]:
+    """Scheduled every minute (created after `migrate`): roll up the minutes that settled."""
+    from monitoring.services.rollup import metrics_rollup_run
+
+    return metrics_rollup_run().as_dict()
+
+
 def notify_event(event_id: int) -> str:
     from monitoring.services.notifications import event_notify
 

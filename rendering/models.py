@@ -29,6 +29,12 @@ class OutputFormat(models.TextChoices):
     MP4 = "MP4", "MP4"
 
 
+# Instructions the hub creates itself from premium hands; every other trigger is the sub
+# producer's (or a person's) doing, which is what the sub producer's last activity reads.
+INGEST_TRIGGER_TYPES = ("premium_hand", "orphan_hand")
+ACTIVE_STATUSES = ("pending", "processing", "stale")
+
+
 def default_max_retries() -> int:
     return settings.RENDER_DEFAULT_MAX_RETRIES
 
@@ -89,9 +95,10 @@ class RenderInstruction(models.Model):
                 condition=Q(status="pending"),
                 name="instr_claim_idx",
             ),
-            # Zombie hunter: PROCESSING rows by heartbeat age.
+            # Zombie hunter: PROCESSING rows by heartbeat age; with the holder, the dashboard
+            # counts live workers from the index alone.
             models.Index(
-                fields=["heartbeat_at"],
+                fields=["heartbeat_at", "claimed_by"],
                 condition=Q(status="processing"),
                 name="instr_heartbeat_idx",
             ),
@@ -101,6 +108,27 @@ class RenderInstruction(models.Model):
             models.Index(fields=["template_name", "created_at"], name="instr_template_created_idx"),
             # The SQLite claim finds the row it just took by its new lease.
             models.Index(fields=["lease_id"], name="instr_lease_idx"),
+            # Queue depth by status and priority, delayed count and oldest PENDING row: one
+            # index-only pass over the rows still waiting or running; and the detector's list
+            # of delayed rows, oldest first, as an index range.
+            models.Index(
+                fields=["status", "created_at", "priority"],
+                condition=Q(status__in=ACTIVE_STATUSES),
+                name="instr_active_idx",
+            ),
+            # Completion rate: the cancelled rows among those created in the last 24 h (read
+            # live: a cancel, or a retry of a cancelled row, can come at any time).
+            models.Index(
+                fields=["created_at"],
+                condition=Q(status="cancelled"),
+                name="instr_cancelled_created_idx",
+            ),
+            # The sub producer's last instruction without walking back over the premium ones.
+            models.Index(
+                fields=["created_at"],
+                condition=~Q(trigger_type__in=INGEST_TRIGGER_TYPES),
+                name="instr_sub_created_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -26,6 +26,7 @@ from rest_framework.views import APIView
 
 from monitoring import selectors
 from monitoring.models import MonitoringEvent, Severity
+from monitoring.rollup_selectors import rollup_snapshot
 
 
 class PrometheusRenderer(BaseRenderer):
@@ -71,15 +72,21 @@ def _metric(kind: str, name: str, help_text: str, samples: list[str]) -> list[st
 
 
 def prometheus_text() -> str:
-    now = timezone.now()
-    hour = selectors.window_get("1h")
-    depth = selectors.metrics_queue_depth(now=now)
-    latency = selectors.latency_stats(start=now - hour.length, end=now)
-    failed, finished = selectors.error_rate_between(now - hour.length, now)
+    with rollup_snapshot():
+        return _prometheus_text(timezone.now())
+
+
+def _prometheus_text(now: datetime) -> str:
+    hour_ago = now - timedelta(hours=1)
+    queue = selectors.queue_summary(now=now)
+    depth = selectors.metrics_queue_depth(now=now, queue=queue)
+    latency = selectors.latency_stats(start=hour_ago, end=now)
+    failed = selectors.failed_between(hour_ago, now)
+    finished = failed + latency["count"]
     open_events = dict(
         MonitoringEvent.objects.filter(resolved=False)
         .values_list("severity")
-        .annotate(n=Count("pk"))
+        .annotate(n=Count("*"))
         .order_by()
     )
     projects = selectors.projects_summary(now=now)
@@ -103,12 +110,13 @@ def prometheus_text() -> str:
         "gauge",
         "hub_completed_1h",
         "Instructions completed in the last hour.",
-        [_line("hub_completed_1h", selectors.completions_between(now - timedelta(hours=1), now))],
+        [_line("hub_completed_1h", latency["count"])],
     )
     out += _metric(
         "gauge",
         "hub_latency_1h_seconds",
-        "created → completed latency of the last hour's completions.",
+        "created → completed latency of the last hour's completions (quantiles read from a "
+        "histogram: within ±4.4 %).",
         [
             _line("hub_latency_1h_seconds", latency["p50_seconds"], {"quantile": "0.5"}),
             _line("hub_latency_1h_seconds", latency["p95_seconds"], {"quantile": "0.95"}),
@@ -140,7 +148,7 @@ def prometheus_text() -> str:
         "gauge",
         "hub_delayed_instructions",
         "PENDING instructions older than the delay threshold.",
-        [_line("hub_delayed_instructions", selectors.delayed_instructions(now=now).count())],
+        [_line("hub_delayed_instructions", queue.delayed)],
     )
     out += _metric(
         "gauge",

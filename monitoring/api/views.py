@@ -11,7 +11,7 @@ from typing import Any
 
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -44,10 +44,17 @@ class DashboardView(APIView):
         return Response(selectors.dashboard_summary())
 
 
+WINDOWS_DOC = (
+    "The window ends now: the first bucket starts exactly one window before now, the others "
+    "start on whole minutes (so the first may be up to a minute longer and the last as much "
+    "shorter); `series` buckets add up to the totals. Figures are read fresh on every call: "
+    "the per-minute rollup for settled minutes, the rows themselves for the rest."
+)
+
+
 class _WindowMetricView(APIView):
     selector: Any = None
 
-    @extend_schema(parameters=[WINDOW_PARAM], responses=dict, tags=["monitoring"])
     def get(self, request: Request) -> Response:
         payload = s.WindowInput(data=request.query_params)
         payload.is_valid(raise_exception=True)
@@ -55,14 +62,38 @@ class _WindowMetricView(APIView):
         return Response(type(self).selector(window=window))
 
 
+def _window_schema(description: str) -> Any:
+    return extend_schema_view(
+        get=extend_schema(
+            parameters=[WINDOW_PARAM],
+            responses=dict,
+            tags=["monitoring"],
+            description=f"{description} {WINDOWS_DOC}",
+        )
+    )
+
+
+@_window_schema("Completed instructions in the window: `value`, `per_hour`, `series`.")
 class ThroughputView(_WindowMetricView):
     selector = staticmethod(selectors.metrics_throughput)
 
 
+@_window_schema(
+    "created → completed latency of the instructions completed in the window: `count`, "
+    "`avg_seconds` (exact), `p50_seconds` and `p95_seconds` (`value` = p50), and per bucket "
+    "`count` and `avg_seconds`. The percentiles are read from a latency histogram with "
+    "8 log-scale buckets per doubling: each is within ±4.4 % of the exact nearest-rank value "
+    "(0 stays 0)."
+)
 class LatencyView(_WindowMetricView):
     selector = staticmethod(selectors.metrics_latency)
 
 
+@_window_schema(
+    "Failed share of the instructions that finished (completed or failed) in the window, by "
+    "`completed_at`: `value`, `failed`, `finished`, `series`. A failed row that is retried or "
+    "cancelled leaves the count at once."
+)
 class ErrorRateView(_WindowMetricView):
     selector = staticmethod(selectors.metrics_error_rate)
 
