@@ -6,7 +6,8 @@ the render workers send three events a job). Here a daemon thread owns one loop 
 the layer's connection is made once and reused.
 
 `layer_group_send_nowait` does not wait for Redis at all: messages go into the loop's queue and
-one sender task sends them in the order they were queued, logging (not raising) failures.
+one sender task sends them in the order they were queued (what piled up meanwhile as one batch),
+logging (not raising) failures.
 """
 
 from __future__ import annotations
@@ -44,16 +45,34 @@ def _sender_loop() -> asyncio.AbstractEventLoop:
         return _loop
 
 
+# Messages queued while the previous send was going out leave together, as one message of this
+# type per group ({"type": BATCH_TYPE, "messages": [...]}, in order); a consumer that receives
+# batches has a `live_batch` handler.
+BATCH_TYPE = "live.batch"
+MAX_BATCH = 200
+
+
 async def _drain(queue: asyncio.Queue[tuple[str, dict[str, Any]]]) -> None:
     while True:
-        group, message = await queue.get()
-        try:
-            layer = get_channel_layer()
-            if layer is not None:
-                await layer.group_send(group, message)
-        except Exception:
-            logger.exception("channel layer send to %s failed", group)
-        finally:
+        items = [await queue.get()]
+        while len(items) < MAX_BATCH and not queue.empty():
+            items.append(queue.get_nowait())
+        by_group: dict[str, list[dict[str, Any]]] = {}
+        for group, message in items:
+            by_group.setdefault(group, []).append(message)
+        layer = get_channel_layer()
+        for group, messages in by_group.items():
+            try:
+                if layer is not None:
+                    await layer.group_send(
+                        group,
+                        messages[0]
+                        if len(messages) == 1
+                        else {"type": BATCH_TYPE, "messages": messages},
+                    )
+            except Exception:
+                logger.exception("channel layer send to %s failed", group)
+        for _ in items:
             queue.task_done()
 
 

@@ -58,21 +58,46 @@ def publish(event_type: str, data: dict[str, Any]) -> None:
 
 def publish_many(events: list[tuple[str, dict[str, Any]]]) -> None:
     """`publish` for several events of one change: one INSERT, pushed in order after commit."""
-    rows = [LiveEvent(type=event_type, data=data) for event_type, data in events]
+    now = timezone.now()
+    rows = [LiveEvent(type=event_type, data=data, created_at=now) for event_type, data in events]
     try:
         if transaction.get_connection().in_atomic_block:
             with transaction.atomic():
-                LiveEvent.objects.bulk_create(rows)
-        elif len(rows) == 1:  # autocommit: the INSERT is its own transaction
-            rows[0].save(force_insert=True)
-        else:
-            LiveEvent.objects.bulk_create(rows)
+                _insert(rows)
+        else:  # autocommit: the INSERT is its own transaction
+            _insert(rows)
     except Exception:  # the dashboard must never break the pipeline
         logger.exception("live events %s not recorded", [row.type for row in rows])
         return
     if settings.HUB_MODE == "production":
         payloads = [live_event_payload(row) for row in rows]
         transaction.on_commit(lambda: _push(payloads))
+
+
+def _insert(rows: list[LiveEvent]) -> None:
+    """One `INSERT … RETURNING id` for the rows. The render workers write three events a job:
+    this statement costs a third of the ORM's `bulk_create` in Python time."""
+    connection = transaction.get_connection()
+    meta = LiveEvent._meta
+    fields = [meta.get_field(name) for name in ("type", "data", "created_at")]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    placeholders = ", ".join(["(%s, %s, %s)"] * len(rows))
+    params = [
+        field.get_db_prep_save(getattr(row, field.attname), connection)
+        for row in rows
+        for field in fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # Identifiers from the model only; every value is a parameter.
+            f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {placeholders}"  # noqa: S608
+            f" RETURNING {quote(meta.pk.column)}",
+            params,
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    for row, pk in zip(rows, ids, strict=True):
+        row.pk = pk
 
 
 def publish_on_commit(event_type: str, data: dict[str, Any]) -> None:

@@ -238,6 +238,8 @@ NEXRENDER_HTTP_TIMEOUT_SECONDS: float = env.float("NEXRENDER_HTTP_TIMEOUT_SECOND
 RENDER_HEARTBEAT_SECONDS: int = env.int("RENDER_HEARTBEAT_SECONDS", default=15)
 # One wake-up keeps claiming work for up to this long, so a burst does not need one message per job.
 RENDER_TASK_BUDGET_SECONDS: float = env.float("RENDER_TASK_BUDGET_SECONDS", default=30.0)
+# A new wake-up is not sent while this many wait untaken in the broker (0: one per instruction).
+RENDER_WAKEUP_BACKLOG: int = env.int("RENDER_WAKEUP_BACKLOG", default=8)
 # Retry policy per backend ("default" for the others): fixed | exponential, delays in seconds.
 RENDER_RETRY_POLICIES: dict = env.json(
     "RENDER_RETRY_POLICIES",

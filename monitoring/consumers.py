@@ -63,6 +63,12 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         if isinstance(event, dict) and isinstance(event.get("seq"), int):
             await self._deliver(event)
 
+    async def live_batch(self, message: dict[str, Any]) -> None:
+        """Several group messages sent as one (automation_hub.layer_sender), in order."""
+        for inner in message.get("messages") or []:
+            if isinstance(inner, dict) and inner.get("type") == live.MESSAGE_TYPE:
+                await self.live_event(inner)
+
     async def _deliver(self, payload: dict[str, Any]) -> None:
         if not self._joined:
             return

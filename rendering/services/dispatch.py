@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from django.conf import settings
 from django_q.brokers import Broker, get_broker
 from django_q.tasks import async_task
 
@@ -29,12 +30,26 @@ def _broker() -> Broker:
     return broker
 
 
-def instruction_dispatch(*, instruction_id: int | None) -> bool:
-    """Queue one wake-up for the workers (called through `transaction.on_commit`).
+def wakeups_waiting() -> int:
+    """Wake-ups in the broker that no worker has taken yet."""
+    return _broker().queue_size()
 
-    Returns False when the broker did not take it; the database sweep dispatches the row later.
+
+def instruction_dispatch(*, instruction_id: int | None) -> bool:
+    """Make sure a wake-up for the workers is waiting (called through `transaction.on_commit`).
+
+    A wake-up still waiting in the broker starts its worker after this row committed, and a
+    woken worker claims until nothing is claimable, so once RENDER_WAKEUP_BACKLOG of them wait,
+    another would only cost the workers a message to read: a burst of 2,000 instructions sends a
+    handful of messages, not 2,000. (Wake-ups already taken by a worker are not counted: that
+    worker may have looked for work just before this row committed.)
+
+    Returns False when the broker did not answer; the database sweep dispatches the row later.
     """
     try:
+        backlog = settings.RENDER_WAKEUP_BACKLOG
+        if backlog and wakeups_waiting() >= backlog:
+            return True
         # save=False: successful wake-ups are not stored (operators read the instruction rows);
         # failed ones still are, with their traceback.
         async_task(RENDER_TASK, instruction_id, broker=_broker(), save=False)

@@ -19,7 +19,7 @@ from automation_hub.errors import IllegalTransition
 from automation_hub.live import publish_on_commit
 from monitoring.models import EventType, Severity
 from rendering.models import BreakerState, CircuitBreaker, InstructionStatus, RenderInstruction
-from rendering.services.dispatch import instruction_dispatch
+from rendering.services.dispatch import instruction_dispatch, wakeups_waiting
 from rendering.services.events import queue_event_record
 from rendering.services.instructions import instruction_live_data
 from rendering.services.queue import claimable_instructions, instruction_requeue
@@ -144,7 +144,11 @@ def queue_sweep() -> dict[str, int]:
     pending = claimable_instructions().count()
     wakeups = 0
     if pending and not _breaker_blocks(settings.RENDER_BACKEND):
-        for _ in range(min(pending, settings.RENDER_SWEEP_MAX_WAKEUPS)):
+        try:
+            waiting = wakeups_waiting()
+        except Exception:  # broker down: try to send anyway (and count what it takes)
+            waiting = 0
+        for _ in range(max(0, min(pending, settings.RENDER_SWEEP_MAX_WAKEUPS) - waiting)):
             if not instruction_dispatch(instruction_id=None):
                 break
             wakeups += 1

@@ -21,6 +21,7 @@ from rendering.services.breaker import (
     breaker_record_failure,
     breaker_record_success,
 )
+from rendering.services.dispatch import instruction_dispatch
 from rendering.services.queue import (
     instruction_claim_next,
     instruction_complete,
@@ -55,6 +56,8 @@ def queue_work(*, budget_seconds: float | None = None, worker_id: str | None = N
         instruction_render(instruction=instruction, worker_id=worker_id, renderer=renderer)
         rendered += 1
         if time.monotonic() >= deadline:
+            # Work may remain and wake-ups are not one per job: leave one for whoever is free.
+            instruction_dispatch(instruction_id=None)
             break
     return rendered
 

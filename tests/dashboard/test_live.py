@@ -196,3 +196,48 @@ def test_it_keeps_relaying_when_a_page_reconnects_while_the_last_one_leaves():
         return got
 
     assert async_to_sync(scenario)() == [1]
+
+
+def test_a_batch_from_the_redis_layer_reaches_the_page_as_its_events_in_order(
+    session_cookie, redis_url, settings
+):
+    from channels.layers import channel_layers
+
+    from automation_hub import layer_sender
+
+    # The production wiring, whichever mode this run is in: Redis pub/sub between processes.
+    settings.HUB_MODE = "production"
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [redis_url], "prefix": "test-live-batch"},
+        }
+    }
+    channel_layers.backends.clear()
+    events = [
+        {"type": "instruction_updated", "data": {"id": n}, "timestamp": "t", "seq": 10_000 + n}
+        for n in range(3)
+    ]
+
+    async def scenario():
+        ws = socket(cookie=session_cookie)
+        connected, _ = await ws.connect()
+        assert connected
+        assert (await ws.receive_json_from(timeout=5))["type"] == "hello"
+        layer = channel_layers["default"]
+        await layer.group_send(
+            live.DASHBOARD_GROUP,
+            {
+                "type": layer_sender.BATCH_TYPE,
+                "messages": [{"type": live.MESSAGE_TYPE, "event": e} for e in events],
+            },
+        )
+        received = [await ws.receive_json_from(timeout=5) for _ in events]
+        await ws.disconnect()
+        await layer.flush()
+        return received
+
+    try:
+        assert async_to_sync(scenario)() == events
+    finally:
+        channel_layers.backends.clear()

@@ -24,10 +24,17 @@ def test_a_burst_sent_without_waiting_arrives_whole_and_in_order(redis_url, monk
                 layer_sender.layer_group_send_nowait("burst", {"type": "t", "n": n})
             # The caller was never held up: the sends are still going out.
             assert await asyncio.to_thread(layer_sender.layer_flush, timeout=10)
-            received = []
+            received, messages = [], 0
             async with asyncio.timeout(10):
                 while len(received) < 500:
-                    received.append((await listening.receive(channel))["n"])
+                    message = await listening.receive(channel)
+                    messages += 1
+                    if message["type"] == layer_sender.BATCH_TYPE:
+                        received += [inner["n"] for inner in message["messages"]]
+                    else:
+                        received.append(message["n"])
+            # What piled up while a send was going out left as one message.
+            assert messages < 500
             return received
         finally:
             await listening.group_discard("burst", channel)
@@ -41,13 +48,22 @@ def test_a_failed_send_is_logged_and_later_sends_still_go(monkeypatch, caplog):
 
     class Flaky:
         async def group_send(self, group, message):
-            if message["n"] == 1:
+            if group == "down":
                 raise ConnectionError("redis went away")
-            sent.append(message["n"])
+            sent.append(message)
 
     monkeypatch.setattr(layer_sender, "get_channel_layer", lambda: Flaky())
     for n in range(3):
-        layer_sender.layer_group_send_nowait("g", {"n": n})
+        layer_sender.layer_group_send_nowait("down" if n == 1 else "up", {"type": "t", "n": n})
     assert layer_sender.layer_flush(timeout=5)
-    assert sent == [0, 2]
-    assert "channel layer send to g failed" in caplog.text
+    layer_sender.layer_group_send_nowait("up", {"type": "t", "n": 3})
+    assert layer_sender.layer_flush(timeout=5)
+    delivered = [
+        inner["n"]
+        for message in sent
+        for inner in (
+            message["messages"] if message["type"] == layer_sender.BATCH_TYPE else [message]
+        )
+    ]
+    assert delivered == [0, 2, 3]
+    assert "channel layer send to down failed" in caplog.text

@@ -194,3 +194,44 @@ def test_a_busy_worker_sees_a_breaker_opened_elsewhere_within_its_short_cache(mo
         state=BreakerState.OPEN, opened_at=timezone.now()
     )
     assert not breaker_allows(backend="nexrender")
+
+
+def test_a_burst_sends_a_few_wakeups_and_one_of_them_drains_it_all(
+    settings, django_capture_on_commit_callbacks
+):
+    from rendering.services.instructions import instruction_create
+    from rendering.services.worker import queue_work
+
+    settings.RENDER_BACKEND = "noop"
+    settings.RENDER_WAKEUP_BACKLOG = 3
+    broker = get_broker()
+    broker.purge_queue()
+    with django_capture_on_commit_callbacks(execute=True):
+        for n in range(40):
+            instruction_create(template_name="lower_third", priority=1 + n % 10)
+    assert broker.queue_size() == 3
+    assert queue_work(budget_seconds=30, worker_id="w1") == 40
+    assert not RenderInstruction.objects.exclude(status=InstructionStatus.COMPLETED).exists()
+
+
+def test_the_sweep_tops_up_wakeups_to_what_is_pending(settings):
+    for _ in range(5):
+        make_instruction()
+    broker = get_broker()
+    broker.purge_queue()
+    assert queue_sweep()["wakeups"] == 5
+    assert queue_sweep()["wakeups"] == 0  # five still wait untaken: nothing more to send
+    assert broker.queue_size() == 5
+
+
+def test_a_worker_out_of_time_leaves_a_wakeup_for_the_rest(settings):
+    from rendering.services.worker import queue_work
+
+    settings.RENDER_BACKEND = "noop"
+    for _ in range(3):
+        make_instruction()
+    broker = get_broker()
+    broker.purge_queue()
+    assert queue_work(budget_seconds=0, worker_id="w1") == 1
+    assert broker.queue_size() == 1
+    assert RenderInstruction.objects.filter(status=InstructionStatus.PENDING).count() == 2
