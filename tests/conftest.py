@@ -1,7 +1,7 @@
 """Shared fixtures: callers of every kind (people, each producer key, anonymous) and services.
 
 Tests that need a service (PostgreSQL, Redis, chromium) use `require_service`: on a developer's
-machine a missing service skips them; with REQUIRE_SERVICES=1 (CI) it fails them.
+machine a missing service skips them; with REQUIRE_SERVICES=1, or on CI (CI=true), it fails them.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from rest_framework.test import APIClient
 
 from automation_hub.services import api_key_create
 
-REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+_ON_CI = os.environ.get("CI", "").lower() in ("1", "true")
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1" or _ON_CI
 
 
 def require_service(name: str, reason: str | None) -> None:
