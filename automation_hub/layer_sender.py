@@ -32,17 +32,26 @@ _queue: asyncio.Queue[tuple[str, dict[str, Any]]] | None = None
 def _sender_loop() -> asyncio.AbstractEventLoop:
     """The process's sender loop, started on first use and again in a forked child (a fork
     copies the loop object but not the thread that ran it)."""
-    global _loop, _loop_pid, _queue
+    global _loop, _loop_pid, _queue, _unsent
     with _lock:
         if _loop is None or _loop_pid != os.getpid():
             loop = asyncio.new_event_loop()
             queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
             threading.Thread(target=loop.run_forever, name="layer-sender", daemon=True).start()
-            asyncio.run_coroutine_threadsafe(_drain(queue), loop)
+            drain = asyncio.run_coroutine_threadsafe(_drain(queue), loop)
             _loop, _loop_pid, _queue = loop, os.getpid(), queue
-            # A command that exits right after its change still gets its events out.
-            atexit.register(layer_flush, timeout=2.0)
+            _unsent = 0  # a forked child starts with an empty queue
+            atexit.register(_shutdown, loop, drain)
         return _loop
+
+
+def _shutdown(loop: asyncio.AbstractEventLoop, drain: Any) -> None:
+    """At exit: a command that exits right after its change still gets its events out; then
+    the sender stops cleanly."""
+    if _loop is loop:
+        layer_flush(timeout=2.0)
+    drain.cancel()
+    loop.call_soon_threadsafe(loop.stop)
 
 
 # Messages queued while the previous send was going out leave together, as one message of this
@@ -60,9 +69,9 @@ async def _drain(queue: asyncio.Queue[tuple[str, dict[str, Any]]]) -> None:
         by_group: dict[str, list[dict[str, Any]]] = {}
         for group, message in items:
             by_group.setdefault(group, []).append(message)
-        layer = get_channel_layer()
         for group, messages in by_group.items():
             try:
+                layer = get_channel_layer()
                 if layer is not None:
                     await layer.group_send(
                         group,
@@ -72,8 +81,15 @@ async def _drain(queue: asyncio.Queue[tuple[str, dict[str, Any]]]) -> None:
                     )
             except Exception:
                 logger.exception("channel layer send to %s failed", group)
+        _sent(len(items))
         for _ in items:
             queue.task_done()
+
+
+def _sent(count: int) -> None:
+    global _unsent
+    with _lock:
+        _unsent -= count
 
 
 def layer_group_send(group: str, message: dict[str, Any], *, timeout: float = 5.0) -> None:
@@ -85,10 +101,29 @@ def layer_group_send(group: str, message: dict[str, Any], *, timeout: float = 5.
     future.result(timeout=timeout)
 
 
+# While Redis does not answer, sends wait here; past this many the newest are dropped (their
+# events are stored: a page that reconnects, as it does when Redis comes back, catches up).
+MAX_QUEUED = 20_000
+_dropped = 0
+_unsent = 0  # queued by callers and not yet handed to the layer (any thread)
+
+
 def layer_group_send_nowait(group: str, message: dict[str, Any]) -> None:
     """Queue a group_send behind the ones queued before it; returns at once."""
+    global _dropped, _unsent
     loop = _sender_loop()
     assert _queue is not None
+    with _lock:
+        full = _unsent >= MAX_QUEUED
+        if full:
+            _dropped += 1
+            dropped = _dropped
+        else:
+            _unsent += 1
+    if full:
+        if dropped == 1 or dropped % 1000 == 0:
+            logger.warning("channel layer not keeping up: %s messages dropped", dropped)
+        return
     loop.call_soon_threadsafe(_queue.put_nowait, (group, message))
 
 

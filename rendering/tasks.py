@@ -13,7 +13,9 @@ def render_next(instruction_id: int | None = None) -> int:
     """A wake-up: `instruction_id` says which row prompted it, but the worker takes the best
     claimable row (priority, then age), so a duplicate or stale message is harmless."""
     rendered = queue_work()
-    layer_flush()  # this task's live events have left the process before it reports done
+    # This task's live events leave the process before it reports done (not waiting long on a
+    # Redis that does not answer: the events are stored either way).
+    layer_flush(timeout=1.0)
     return rendered
 
 

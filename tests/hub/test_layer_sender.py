@@ -67,3 +67,26 @@ def test_a_failed_send_is_logged_and_later_sends_still_go(monkeypatch, caplog):
     ]
     assert delivered == [0, 2, 3]
     assert "channel layer send to down failed" in caplog.text
+
+
+def test_sends_past_the_bound_are_dropped_while_the_layer_hangs(monkeypatch, caplog):
+    release = asyncio.Event()
+    sent = []
+
+    class Hanging:
+        async def group_send(self, group, message):
+            await release.wait()  # Redis does not answer
+            sent.append(message)
+
+    monkeypatch.setattr(layer_sender, "get_channel_layer", lambda: Hanging())
+    monkeypatch.setattr(layer_sender, "MAX_QUEUED", 5)
+    monkeypatch.setattr(layer_sender, "_dropped", 0)
+    for n in range(20):
+        layer_sender.layer_group_send_nowait("g", {"type": "t", "n": n})
+    assert not layer_sender.layer_flush(timeout=0.3)  # still stuck: the caller was not
+    assert "messages dropped" in caplog.text
+    loop = layer_sender._sender_loop()
+    loop.call_soon_threadsafe(release.set)
+    assert layer_sender.layer_flush(timeout=5)
+    delivered = sum(len(m.get("messages", [m])) for m in sent)
+    assert 1 <= delivered <= 6  # the one in flight and at most MAX_QUEUED behind it
