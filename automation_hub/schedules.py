@@ -1,20 +1,27 @@
-"""The hub's own django-q2 schedules, created (or corrected) by every `migrate`."""
+"""The django-q2 schedules, created (or corrected) by every `migrate`: never made by hand."""
 
 from __future__ import annotations
-
-from django_q.models import Schedule
 
 LIVE_PRUNE_SCHEDULE = "hub: prune live events"
 
 
-def hub_schedules_ensure() -> None:
-    """Idempotent: one schedule per name, whatever ran before."""
+def schedule_every_minutes(*, name: str, func: str, minutes: int) -> str:
+    """Idempotent: one repeating schedule per name, whatever ran or was edited before."""
+    from django_q.models import Schedule
+
     Schedule.objects.update_or_create(
-        name=LIVE_PRUNE_SCHEDULE,
+        name=name,
         defaults={
-            "func": "automation_hub.tasks.live_events_prune",
+            "func": func,
             "schedule_type": Schedule.MINUTES,
-            "minutes": 60,
+            "minutes": minutes,
             "repeats": -1,
         },
+    )
+    return name
+
+
+def hub_schedules_ensure() -> None:
+    schedule_every_minutes(
+        name=LIVE_PRUNE_SCHEDULE, func="automation_hub.tasks.live_events_prune", minutes=60
     )

@@ -220,15 +220,8 @@ def metrics_rollup_rebuild(*, since: datetime, now: datetime | None = None) -> R
 
 def rollup_schedule_ensure() -> str:
     """Create or correct the rollup's django-q2 schedule (idempotent; run after `migrate`)."""
-    from django_q.models import Schedule
+    from automation_hub.schedules import schedule_every_minutes
 
-    Schedule.objects.update_or_create(
-        name=ROLLUP_SCHEDULE,
-        defaults={
-            "func": "monitoring.tasks.rollup_metrics",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": 1,
-            "repeats": -1,
-        },
+    return schedule_every_minutes(
+        name=ROLLUP_SCHEDULE, func="monitoring.tasks.rollup_metrics", minutes=1
     )
-    return ROLLUP_SCHEDULE

@@ -163,18 +163,9 @@ QUEUE_SCHEDULES = {
 
 def queue_schedules_ensure() -> list[str]:
     """Create or update the queue's django-q2 schedules (idempotent; run after `migrate`)."""
-    from django_q.models import Schedule
+    from automation_hub.schedules import schedule_every_minutes
 
-    names = []
-    for name, (func, setting) in QUEUE_SCHEDULES.items():
-        Schedule.objects.update_or_create(
-            name=name,
-            defaults={
-                "func": func,
-                "schedule_type": Schedule.MINUTES,
-                "minutes": getattr(settings, setting),
-                "repeats": -1,
-            },
-        )
-        names.append(name)
-    return names
+    return [
+        schedule_every_minutes(name=name, func=func, minutes=getattr(settings, setting))
+        for name, (func, setting) in QUEUE_SCHEDULES.items()
+    ]
