@@ -6,6 +6,7 @@ from typing import Any
 
 from automation_hub.live import publish_on_commit
 from monitoring.models import EventType, MonitoringEvent, Severity
+from monitoring.services.events import event_live_data
 from rendering.models import RenderInstruction
 
 SOURCE = "render_queue"
@@ -34,15 +35,5 @@ def queue_event_record(
         correlation_id=instruction.correlation_id if instruction is not None else None,
     )
     if alert:
-        publish_on_commit(
-            "alert",
-            {
-                "id": event.pk,
-                "code": code,
-                "severity": severity,
-                "message": message,
-                "instruction_id": instruction.pk if instruction is not None else None,
-                "details": event.details,
-            },
-        )
+        publish_on_commit("alert", event_live_data(event))
     return event
