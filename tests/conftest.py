@@ -74,10 +74,18 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 @pytest.fixture
 def redis_url() -> str:
-    """A Redis that answers (the production-mode run's, else the local default, db 14)."""
-    url = settings.REDIS_URL or "redis://127.0.0.1:6379/14"
+    """A Redis that answers: the production-mode run's, else HUB_TEST_REDIS_URL (the Makefile
+    passes TEST_REDIS_URL), else the local default's db 14."""
+    url = settings.REDIS_URL or os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
     require_service("Redis", redis_unreachable(url))
     return url
+
+
+@pytest.fixture
+def layer_prefix() -> str:
+    """A pub/sub prefix of this run's own: channels ignore Redis database numbers, so two runs
+    sharing one Redis would otherwise hear each other."""
+    return f"test-{os.getpid()}"
 
 
 @pytest.fixture(autouse=True)

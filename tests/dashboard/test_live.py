@@ -199,7 +199,7 @@ def test_it_keeps_relaying_when_a_page_reconnects_while_the_last_one_leaves():
 
 
 def test_a_batch_from_the_redis_layer_reaches_the_page_as_its_events_in_order(
-    session_cookie, redis_url, settings
+    session_cookie, redis_url, layer_prefix, settings
 ):
     from channels.layers import channel_layers
 
@@ -210,7 +210,7 @@ def test_a_batch_from_the_redis_layer_reaches_the_page_as_its_events_in_order(
     settings.CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [redis_url], "prefix": "test-live-batch"},
+            "CONFIG": {"hosts": [redis_url], "prefix": layer_prefix},
         }
     }
     channel_layers.backends.clear()

@@ -11,12 +11,14 @@ from channels_redis.pubsub import RedisPubSubChannelLayer
 from automation_hub import layer_sender
 
 
-def test_a_burst_sent_without_waiting_arrives_whole_and_in_order(redis_url, monkeypatch):
-    sending = RedisPubSubChannelLayer(hosts=[redis_url], prefix="test-layer-sender")
+def test_a_burst_sent_without_waiting_arrives_whole_and_in_order(
+    redis_url, layer_prefix, monkeypatch
+):
+    sending = RedisPubSubChannelLayer(hosts=[redis_url], prefix=layer_prefix)
     monkeypatch.setattr(layer_sender, "get_channel_layer", lambda: sending)
 
     async def scenario() -> list[int]:
-        listening = RedisPubSubChannelLayer(hosts=[redis_url], prefix="test-layer-sender")
+        listening = RedisPubSubChannelLayer(hosts=[redis_url], prefix=layer_prefix)
         channel = await listening.new_channel()
         await listening.group_add("burst", channel)
         try:
