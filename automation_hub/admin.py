@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from automation_hub.models import ApiKey
+from automation_hub.models import ApiKey, MonitoringEvent
 
 
 @admin.register(ApiKey)
@@ -17,3 +17,29 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
         return False
+
+
+@admin.register(MonitoringEvent)
+class MonitoringEventAdmin(admin.ModelAdmin):
+    list_display = ["id", "created_at", "severity", "type", "code", "source", "message", "resolved"]
+    list_filter = ["resolved", "severity", "type", "code", "source", "notification", "created_at"]
+    search_fields = ["message", "code", "=correlation_id"]
+    date_hierarchy = "created_at"
+    raw_id_fields = ["instruction", "hand"]
+    readonly_fields = [
+        "type",
+        "code",
+        "severity",
+        "source",
+        "message",
+        "details",
+        "instruction",
+        "hand",
+        "correlation_id",
+        "dedup_key",
+        "resolved_by",
+        "resolved_at",
+        "notified_at",
+        "notification",
+        "created_at",
+    ]

@@ -1,4 +1,9 @@
-"""Producer credentials (API keys) and the live event log. People are Django users."""
+"""The core's records: producer credentials (API keys), the live event log and the event journal.
+
+People are Django users. The event journal (MonitoringEvent) is written by every layer (the render
+queue, the monitor, people's actions), so it lives here, below them all; its links to a hand or an
+instruction are string references, not imports.
+"""
 
 from __future__ import annotations
 
@@ -77,3 +82,83 @@ class LiveEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.type}"
+
+
+class EventType(models.TextChoices):
+    ANOMALY = "anomaly", "Anomaly"
+    ALERT = "alert", "Alert"
+    REMEDIATION = "remediation", "Remediation"
+    OPERATION = "operation", "Operation"
+    SYSTEM = "system", "System"
+
+
+class Severity(models.TextChoices):
+    INFO = "info", "Info"
+    WARNING = "warning", "Warning"
+    ERROR = "error", "Error"
+    CRITICAL = "critical", "Critical"
+
+    @classmethod
+    def at_least(cls, level: str) -> list[str]:
+        return cls.values[cls.values.index(level) :]
+
+
+class MonitoringEvent(models.Model):
+    """One entry of the event journal: an anomaly, alert, remediation, operation or system note."""
+
+    type = models.CharField(max_length=16, choices=EventType.choices)
+    code = models.CharField(max_length=64)  # delayed_instruction, orphan_hand, …
+    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.INFO)
+    source = models.CharField(max_length=64)  # the block that raised it
+    message = models.TextField()
+    details = models.JSONField(default=dict, blank=True)
+    instruction = models.ForeignKey(
+        "rendering.RenderInstruction",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="events",
+    )
+    hand = models.ForeignKey(
+        "hands.Hand", null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+    )
+    correlation_id = models.UUIDField(null=True, blank=True, db_index=True)
+    # Detectors set this to "<code>:<subject>" so one condition keeps one open event.
+    # NULL (not "") for events outside dedup: the partial unique index ignores NULLs.
+    dedup_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
+    resolved = models.BooleanField(default=False)
+    resolved_by = models.CharField(max_length=150, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    notes = models.TextField(blank=True)
+    # Set once by the notifier that sent (or deliberately skipped) Slack/e-mail for it.
+    notified_at = models.DateTimeField(null=True, blank=True)
+    notification = models.CharField(max_length=32, blank=True)  # sent, rate_limited, failed
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        # The table keeps the name it had when the monitoring app owned the model.
+        db_table = "monitoring_monitoringevent"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dedup_key"],
+                condition=Q(resolved=False),
+                name="event_one_open_per_dedup_key",
+            ),
+            models.CheckConstraint(
+                condition=Q(severity__in=Severity.values), name="event_severity_valid"
+            ),
+            models.CheckConstraint(condition=Q(type__in=EventType.values), name="event_type_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["resolved", "severity", "created_at"], name="event_open_idx"),
+            # The dashboard's active alerts, newest first, however many closed events pile up.
+            models.Index(
+                fields=["created_at", "id"], condition=Q(resolved=False), name="event_open_new_idx"
+            ),
+            models.Index(fields=["code", "created_at"], name="event_code_created_idx"),
+            models.Index(fields=["created_at"], name="event_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"[{self.severity}] {self.code}: {self.message[:60]}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from monitoring.consumers import DashboardConsumer
+from automation_hub.consumers import DashboardConsumer
 
 websocket_urlpatterns: list[URLPattern] = [
     path("ws/dashboard", DashboardConsumer.as_asgi()),

@@ -54,9 +54,8 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from automation_hub.models import ApiKey
+    from automation_hub.models import ApiKey, MonitoringEvent
     from hands.models import Hand
-    from monitoring.models import MonitoringEvent
     from monitoring.services.detectors import DETECTOR_CODES, monitor_run
     from monitoring.simulation import simulate
     from rendering.models import RenderInstruction, RenderOutput

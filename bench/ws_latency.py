@@ -39,7 +39,7 @@ from django.db import transaction
 from django.utils import timezone
 from automation_hub.live import live_last_seq, publish_on_commit
 from rendering.models import RenderInstruction
-from rendering.services.instructions import instruction_live_data
+from rendering.services.payloads import instruction_live_data
 pk, changes, interval = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 samples = []
 for n in range(changes):

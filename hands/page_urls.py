@@ -8,5 +8,4 @@ app_name = "hands"
 
 urlpatterns = [
     path("hands/", views.hand_list, name="hands"),
-    path("hands/<int:pk>/", views.hand_detail, name="hand"),
 ]

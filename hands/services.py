@@ -1,10 +1,14 @@
-"""Hand ingest: store a hand once, and give a premium hand its render instruction atomically."""
+"""Hand ingest: store a hand once; a premium hand's render instruction is created with it.
+
+The instruction is the render queue's business (a higher layer): it listens to
+`hands.signals.premium_hand_recorded`, sent inside the hand's transaction.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -13,8 +17,7 @@ from django.db import IntegrityError, transaction
 from automation_hub.errors import Conflict
 from automation_hub.live import publish_on_commit
 from hands.models import Hand, HandRank, Tournament
-from rendering.models import RenderInstruction
-from rendering.services.instructions import instruction_create
+from hands.signals import premium_hand_recorded
 
 # Fields whose values make up a hand's identity-bearing content (what a resend must repeat).
 CONTENT_FIELDS = (
@@ -32,17 +35,11 @@ CONTENT_FIELDS = (
 class HandIngestResult:
     hand: Hand
     created: bool
-    instructions: list[RenderInstruction] = field(default_factory=list)
 
 
 def hand_is_premium(*, hand_rank: str) -> bool:
     """At or above settings.PREMIUM_HAND_MIN_RANK (Royal Flush by default, per the PRD)."""
     return HandRank.strength(hand_rank) >= HandRank.strength(settings.PREMIUM_HAND_MIN_RANK)
-
-
-def premium_rule(*, hand_rank: str) -> dict[str, Any]:
-    rules = settings.PREMIUM_TEMPLATE_RULES
-    return rules.get(hand_rank) or rules["default"]
 
 
 def _content_hash(data: dict[str, Any]) -> str:
@@ -87,16 +84,16 @@ def _existing(table_id: str, hand_number: int, content_hash: str, data: dict) ->
     hand = Hand.objects.select_related("tournament").get(table_id=table_id, hand_number=hand_number)
     if hand.content_hash != content_hash:
         raise _conflict(hand, data)
-    return HandIngestResult(hand=hand, created=False, instructions=list(hand.instructions.all()))
+    return HandIngestResult(hand=hand, created=False)
 
 
 def hand_ingest(*, data: dict[str, Any], created_by: str = "") -> HandIngestResult:
     """Store a validated hand (see HandInput). Idempotent on (table_id, hand_number).
 
     A resend with the same content returns the stored hand (created=False); different content
-    raises Conflict. A premium hand's instruction is created in the same transaction, so a hand
-    is never stored without it. Side effects: `hand_created` live event and the instruction's
-    dispatch, both after commit.
+    raises Conflict. A premium hand's instruction is created in the same transaction (by the
+    receiver of `premium_hand_recorded`), so a hand is never stored without it. Side effects:
+    `hand_created` live event and the instruction's dispatch, both after commit.
     """
     table_id, hand_number = data["table_id"], data["hand_number"]
     content_hash = _content_hash(data)
@@ -117,54 +114,15 @@ def hand_ingest(*, data: dict[str, Any], created_by: str = "") -> HandIngestResu
                 is_premium=hand_is_premium(hand_rank=data["hand_rank"]),
                 content_hash=content_hash,
             )
-            instructions = []
             if hand.is_premium:
-                instructions.append(
-                    hand_create_premium_instruction(hand=hand, created_by=created_by)
-                )
+                premium_hand_recorded.send(sender=Hand, hand=hand, created_by=created_by)
             publish_on_commit("hand_created", hand_live_data(hand))
     except IntegrityError:
         # Another request stored the same (table_id, hand_number) between our check and insert.
         if not Hand.objects.filter(table_id=table_id, hand_number=hand_number).exists():
             raise
         return _existing(table_id, hand_number, content_hash, data)
-    return HandIngestResult(hand=hand, created=True, instructions=instructions)
-
-
-def hand_layer_data(hand: Hand) -> dict[str, Any]:
-    """What a hand graphic shows: the template's layers are filled from this."""
-    return {
-        "tournament": hand.tournament.code if hand.tournament else "",
-        "table_id": hand.table_id,
-        "hand_number": hand.hand_number,
-        "hand_rank": hand.hand_rank,
-        "hand_rank_label": hand.get_hand_rank_display(),
-        "pot_size": hand.pot_size,
-        "winner": hand.winner,
-        "players": hand.players,
-        "community_cards": hand.community_cards,
-    }
-
-
-def hand_create_premium_instruction(*, hand: Hand, created_by: str = "") -> RenderInstruction:
-    """The premium hand's instruction, template and priority from PREMIUM_TEMPLATE_RULES.
-
-    Idempotent: its idempotency key is derived from the hand, so a second call (the orphan
-    detector racing the ingest, say) returns the first instruction.
-    """
-    rule = premium_rule(hand_rank=hand.hand_rank)
-    instruction, _ = instruction_create(
-        template_name=rule["template"],
-        priority=int(rule.get("priority", 5)),
-        layer_data=hand_layer_data(hand),
-        output_settings=dict(rule.get("output_settings", {})),
-        trigger_type="premium_hand",
-        trigger_id=f"{hand.table_id}#{hand.hand_number}",
-        hand=hand,
-        idempotency_key=f"premium-hand:{hand.pk}",
-        created_by=created_by or "hub",
-    )
-    return instruction
+    return HandIngestResult(hand=hand, created=True)
 
 
 def hand_live_data(hand: Hand) -> dict[str, Any]:

@@ -1,19 +1,17 @@
-"""Dashboard pages of the hands app: the hand list and one hand's chain to its outputs."""
+"""Dashboard page of the hands app: the hand list (one hand's chain to its outputs is the render
+queue's page, `rendering.views.hand_detail`)."""
 
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from automation_hub.live import live_last_seq
-from hands.models import Hand
 from hands.selectors import hand_list as hand_query
-from rendering.models import OutputStatus, RenderOutput
-from rendering.timeline import instruction_page_list
 
 PAGE_SIZE = 25
 
@@ -42,20 +40,3 @@ def hand_list(request: HttpRequest) -> HttpResponse:
         "live_insert": page.number == 1 and not query,
     }
     return render(request, "hands/hand_list.html", context)
-
-
-@require_GET
-@login_required
-def hand_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    seq = live_last_seq()
-    hand = get_object_or_404(Hand.objects.select_related("tournament"), pk=pk)
-    outputs = RenderOutput.objects.filter(
-        instruction__hand=hand, status=OutputStatus.COMPLETED
-    ).select_related("instruction")
-    context = {
-        "live_seq": seq,
-        "hand": hand,
-        "instructions": list(instruction_page_list(hand_id=hand.pk)),
-        "outputs": list(outputs),
-    }
-    return render(request, "hands/hand_detail.html", context)

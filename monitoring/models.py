@@ -1,110 +1,13 @@
-"""Monitoring events (anomalies, alerts, remediations) and the audit trail of manual actions."""
+"""What the orchestrator keeps of its own blocks and runs, and the per-minute metrics rollup.
+
+The event journal (MonitoringEvent) lives in the core (`automation_hub.models`) and the audit
+trail beside what it audits (`rendering.models.AuditEntry`): every layer records into them.
+"""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models
 from django.db.models import Q
-
-
-class EventType(models.TextChoices):
-    ANOMALY = "anomaly", "Anomaly"
-    ALERT = "alert", "Alert"
-    REMEDIATION = "remediation", "Remediation"
-    OPERATION = "operation", "Operation"
-    SYSTEM = "system", "System"
-
-
-class Severity(models.TextChoices):
-    INFO = "info", "Info"
-    WARNING = "warning", "Warning"
-    ERROR = "error", "Error"
-    CRITICAL = "critical", "Critical"
-
-    @classmethod
-    def at_least(cls, level: str) -> list[str]:
-        return cls.values[cls.values.index(level) :]
-
-
-class MonitoringEvent(models.Model):
-    type = models.CharField(max_length=16, choices=EventType.choices)
-    code = models.CharField(max_length=64)  # delayed_instruction, orphan_hand, …
-    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.INFO)
-    source = models.CharField(max_length=64)  # the block that raised it
-    message = models.TextField()
-    details = models.JSONField(default=dict, blank=True)
-    instruction = models.ForeignKey(
-        "rendering.RenderInstruction",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="events",
-    )
-    hand = models.ForeignKey(
-        "hands.Hand", null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
-    )
-    correlation_id = models.UUIDField(null=True, blank=True, db_index=True)
-    # Detectors set this to "<code>:<subject>" so one condition keeps one open event.
-    # NULL (not "") for events outside dedup: the partial unique index ignores NULLs.
-    dedup_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
-    resolved = models.BooleanField(default=False)
-    resolved_by = models.CharField(max_length=150, blank=True)
-    resolved_at = models.DateTimeField(null=True, blank=True)
-    notes = models.TextField(blank=True)
-    # Set once by the notifier that sent (or deliberately skipped) Slack/e-mail for it.
-    notified_at = models.DateTimeField(null=True, blank=True)
-    notification = models.CharField(max_length=32, blank=True)  # sent, rate_limited, failed
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["dedup_key"],
-                condition=Q(resolved=False),
-                name="event_one_open_per_dedup_key",
-            ),
-            models.CheckConstraint(
-                condition=Q(severity__in=Severity.values), name="event_severity_valid"
-            ),
-            models.CheckConstraint(condition=Q(type__in=EventType.values), name="event_type_valid"),
-        ]
-        indexes = [
-            models.Index(fields=["resolved", "severity", "created_at"], name="event_open_idx"),
-            # The dashboard's active alerts, newest first, however many closed events pile up.
-            models.Index(
-                fields=["created_at", "id"], condition=Q(resolved=False), name="event_open_new_idx"
-            ),
-            models.Index(fields=["code", "created_at"], name="event_code_created_idx"),
-            models.Index(fields=["created_at"], name="event_created_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return f"[{self.severity}] {self.code}: {self.message[:60]}"
-
-
-class AuditEntry(models.Model):
-    """One manual intervention: who did what to which rows, why, and the before → after."""
-
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
-    )
-    actor_name = models.CharField(max_length=150)  # kept even if the user is deleted
-    action = models.CharField(max_length=64)  # retry, cancel, change_priority, bulk_retry, …
-    reason = models.TextField()
-    target_type = models.CharField(max_length=64)
-    target_ids = models.JSONField(default=list)
-    before = models.JSONField(default=dict, blank=True)
-    after = models.JSONField(default=dict, blank=True)
-    via = models.CharField(max_length=16, default="api")  # api, admin, command, page
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        verbose_name_plural = "audit entries"
-
-    def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name} {self.action}"
 
 
 class BlockStatus(models.TextChoices):

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from monitoring.models import MonitoringEvent
+from automation_hub.models import MonitoringEvent
 from monitoring.rollup_selectors import facts_bucketed
 from monitoring.selectors import failed_bucketed
 

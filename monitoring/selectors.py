@@ -31,10 +31,9 @@ from django.db.models import (
 )
 from django.utils import timezone
 
-from automation_hub.models import ApiKey, ProducerRole
+from automation_hub.models import ApiKey, MonitoringEvent, ProducerRole, Severity
 from hands.models import Hand
 from monitoring.histogram import histogram_percentile
-from monitoring.models import MonitoringEvent, Severity
 from monitoring.rollup_selectors import (
     Facts,
     completions_created_before,

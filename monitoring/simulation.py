@@ -27,7 +27,8 @@ from rest_framework.test import APIClient
 from automation_hub.services import api_key_create
 from hands.models import Hand
 from monitoring.services.rollup import metrics_rollup_rebuild
-from rendering.models import InstructionStatus, RenderInstruction
+from rendering.models import RenderInstruction
+from rendering.services.transitions.simulate import instruction_simulate_outcome
 
 INJECTIONS = ("delayed", "orphan", "error_spike", "throughput_drop")
 
@@ -131,18 +132,9 @@ class _Day:
             if done_at >= now:
                 continue  # still rendering when the day ends: leave it pending
             failed = self.rng.random() < fail_rate
-            status = InstructionStatus.FAILED if failed else InstructionStatus.COMPLETED
-            changes: dict[str, Any] = {
-                "status": status,
-                "started_at": at,
-                "completed_at": done_at,
-                "updated_at": done_at,
-            }
-            if failed:
-                changes.update(retry_count=3, max_retries=3, error_message="simulated failure")
-            moved = RenderInstruction.objects.filter(
-                pk=pk, status=InstructionStatus.PENDING
-            ).update(**changes)
+            moved = instruction_simulate_outcome(
+                instruction_id=pk, failed=failed, started_at=at, completed_at=done_at
+            )
             if moved and failed:
                 self.result.failed += 1
             elif moved:

@@ -16,9 +16,9 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from automation_hub.live import live_last_seq
+from automation_hub.models import Severity
 from hands.selectors import hand_list
 from monitoring import page_selectors, selectors
-from monitoring.models import Severity
 from rendering.timeline import instruction_page_list
 
 PAGE_SIZE = 25

@@ -11,8 +11,10 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
 from automation_hub.errors import HubError
-from rendering.models import RenderInstruction, RenderOutput
-from rendering.services import actions as override
+from rendering.models import AuditEntry, RenderInstruction, RenderOutput
+from rendering.services.instructions import instruction_create
+from rendering.services.transitions import manual
+from rendering.services.transitions.table import STATE_FIELDS, Actor
 
 
 class ReasonForm(forms.Form):
@@ -39,7 +41,7 @@ def _override_action(
     def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet):
         form = form_class(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
-            actor = override.Actor(name=request.user.get_username(), user=request.user, via="admin")
+            actor = Actor(name=request.user.get_username(), user=request.user, via="admin")
             done, refused = 0, []
             for pk in queryset.order_by("pk").values_list("pk", flat=True):
                 try:
@@ -100,19 +102,20 @@ class RenderInstructionAdmin(admin.ModelAdmin):
     raw_id_fields = ["hand"]
     inlines = [RenderOutputInline]
     actions = [
-        _override_action("retry", "Retry", ReasonForm, override.instruction_manual_retry),
-        _override_action("cancel", "Cancel", ReasonForm, override.instruction_cancel),
+        _override_action("retry", "Retry", ReasonForm, manual.instruction_manual_retry),
+        _override_action("cancel", "Cancel", ReasonForm, manual.instruction_cancel),
         _override_action(
             "change_priority",
             "Change priority",
             PriorityReasonForm,
-            override.instruction_change_priority,
+            manual.instruction_change_priority,
         ),
     ]
-    # The queue's state belongs to the queue: status, claims and retries change only through
-    # its services (the override actions), never by editing the row.
+    # The queue's state belongs to the queue: status, priority, claims and retries change only
+    # through its transitions (the override actions ask for a reason), never by editing the row.
     readonly_fields = [
         "status",
+        "priority",
         "retry_count",
         "error_message",
         "claimed_by",
@@ -130,6 +133,60 @@ class RenderInstructionAdmin(admin.ModelAdmin):
         "started_at",
         "completed_at",
     ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # A new instruction is given its priority; after that, only the action changes it.
+        fields = list(self.readonly_fields)
+        return [f for f in fields if f != "priority"] if obj is None else fields
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        """A new instruction goes through the queue's creation (dispatched at once, announced
+        live); an edit writes only the fields the form changed, never the queue's state (a
+        worker may have claimed the row since the form was opened)."""
+        if not change:
+            created, _ = instruction_create(
+                template_name=obj.template_name,
+                layer_data=obj.layer_data,
+                output_settings=obj.output_settings,
+                priority=obj.priority,
+                trigger_type=obj.trigger_type,
+                trigger_id=obj.trigger_id,
+                hand=obj.hand,
+                max_retries=obj.max_retries,
+                created_by=request.user.get_username(),
+            )
+            obj.pk = created.pk
+            return
+        editable = [name for name in form.changed_data if name not in STATE_FIELDS]
+        if editable:
+            obj.save(update_fields=[*editable, "updated_at"])
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """The audit trail is read-only for everyone, superusers included."""
+
+    list_display = [
+        "created_at",
+        "actor_name",
+        "action",
+        "instruction",
+        "via",
+        "reason",
+    ]
+    list_filter = ["action", "via", "created_at"]
+    search_fields = ["actor_name", "reason", "action", "=instruction__id"]
+    date_hierarchy = "created_at"
+    raw_id_fields = ["instruction"]
+
+    def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False
 
 
 @admin.register(RenderOutput)

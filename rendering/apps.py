@@ -17,4 +17,11 @@ class RenderingConfig(AppConfig):
     name = "rendering"
 
     def ready(self) -> None:
+        from hands.signals import premium_hand_recorded
+        from rendering.services.premium import premium_hand_recorded_receiver
+
         post_migrate.connect(_ensure_queue_schedules, sender=self, dispatch_uid="queue_schedules")
+        # A premium hand gets its instruction in the hand's own transaction.
+        premium_hand_recorded.connect(
+            premium_hand_recorded_receiver, dispatch_uid="premium_instruction"
+        )

@@ -211,3 +211,48 @@ class CircuitBreaker(models.Model):
 
     def __str__(self) -> str:
         return f"{self.backend}: {self.state}"
+
+
+class AuditEntry(models.Model):
+    """One change of an instruction made by a person or decided by the hub on its own: who, what,
+    why, and the row before → after. Written only by `rendering.services.transitions`, one entry
+    per instruction changed (a bulk retry of 300 rows writes 300), so an instruction's history is
+    one indexed query. Never edited or deleted.
+    """
+
+    INSTRUCTION = "rendering.renderinstruction"
+
+    # SET_NULL: the trail outlives the row (target_ids still names it); the hub itself never
+    # deletes instructions.
+    instruction = models.ForeignKey(
+        RenderInstruction,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="audit_entries",
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    actor_name = models.CharField(max_length=150)  # kept even if the user is deleted
+    action = models.CharField(max_length=64)  # the transition: retry, cancel, reap, auto_retry, …
+    reason = models.TextField()
+    target_type = models.CharField(max_length=64)
+    target_ids = models.JSONField(default=list)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    via = models.CharField(max_length=16, default="api")  # api, admin, command, page, system
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        # The table keeps the name it had when the monitoring app owned the model.
+        db_table = "monitoring_auditentry"
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "audit entries"
+        indexes = [
+            # One instruction's history, oldest first (the instruction page's timeline).
+            models.Index(fields=["instruction", "created_at"], name="audit_instruction_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name} {self.action}"

@@ -11,12 +11,10 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
-from automation_hub.models import LiveEvent
-from monitoring.models import AuditEntry, MonitoringEvent
+from automation_hub.models import LiveEvent, MonitoringEvent
 from rendering.models import OutputStatus, RenderInstruction, RenderOutput
 
 PREVIEW_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif"}
-AUDIT_TARGET_TYPES = ("instruction", "render_instruction", "rendering.renderinstruction")
 
 
 def instruction_page_list(
@@ -87,18 +85,13 @@ def instruction_timeline(instruction: RenderInstruction) -> list[TimelineEntry]:
     for event in MonitoringEvent.objects.filter(instruction=instruction):
         title = f"{event.severity}: {event.code}"
         entries.append(TimelineEntry(event.created_at, "event", title, event.message))
-    for audit in AuditEntry.objects.filter(target_type__in=AUDIT_TARGET_TYPES).order_by("-id")[
-        :500
-    ]:
-        if instruction.pk in (audit.target_ids or []):
-            entries.append(
-                TimelineEntry(
-                    audit.created_at,
-                    "audit",
-                    f"{audit.action} by {audit.actor_name}",
-                    audit.reason,
-                )
+    # The instruction's whole audit trail, however old (indexed by instruction).
+    for audit in instruction.audit_entries.order_by("created_at", "id"):
+        entries.append(
+            TimelineEntry(
+                audit.created_at, "audit", f"{audit.action} by {audit.actor_name}", audit.reason
             )
+        )
     for output in instruction.outputs.all():
         entries.append(
             TimelineEntry(

@@ -1,4 +1,4 @@
-"""Dashboard pages of the rendering app: instruction list and detail, outputs and their previews."""
+"""Dashboard pages of the rendering app: instructions, one hand's chain, outputs and previews."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from automation_hub.live import live_last_seq
-from rendering.models import InstructionStatus, RenderInstruction, RenderOutput
+from hands.models import Hand
+from rendering.models import InstructionStatus, OutputStatus, RenderInstruction, RenderOutput
 from rendering.timeline import (
     instruction_page_list,
     instruction_timeline,
@@ -65,6 +66,24 @@ def instruction_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "timeline": instruction_timeline(instruction),
     }
     return render(request, "rendering/instruction_detail.html", context)
+
+
+@require_GET
+@login_required
+def hand_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One hand's chain: the hand, its instructions and their completed outputs."""
+    seq = live_last_seq()
+    hand = get_object_or_404(Hand.objects.select_related("tournament"), pk=pk)
+    outputs = RenderOutput.objects.filter(
+        instruction__hand=hand, status=OutputStatus.COMPLETED
+    ).select_related("instruction")
+    context = {
+        "live_seq": seq,
+        "hand": hand,
+        "instructions": list(instruction_page_list(hand_id=hand.pk)),
+        "outputs": list(outputs),
+    }
+    return render(request, "hands/hand_detail.html", context)
 
 
 @require_GET

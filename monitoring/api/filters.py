@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import django_filters
 
-from monitoring.models import MonitoringEvent, Severity
+from automation_hub.models import MonitoringEvent, Severity
 from rendering.api.filters import ChoiceInFilter
 
 

@@ -24,8 +24,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from automation_hub.models import MonitoringEvent, Severity
 from monitoring import selectors
-from monitoring.models import MonitoringEvent, Severity
 from monitoring.rollup_selectors import rollup_snapshot
 
 

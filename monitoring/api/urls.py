@@ -14,15 +14,7 @@ urlpatterns = [
     path("events", views.EventListView.as_view(), name="event-list"),
     path("events/<int:pk>", views.EventDetailView.as_view(), name="event-detail"),
     path("events/<int:pk>/resolve", views.EventResolveView.as_view(), name="event-resolve"),
-    path("actions/retry", views.RetryView.as_view(), name="action-retry"),
-    path("actions/cancel", views.CancelView.as_view(), name="action-cancel"),
-    path(
-        "actions/change-priority",
-        views.ChangePriorityView.as_view(),
-        name="action-change-priority",
-    ),
     path("orchestrator/status", views.OrchestratorStatusView.as_view(), name="orchestrator-status"),
     path("orchestrator/sync", views.SyncRequestView.as_view(), name="orchestrator-sync"),
     path("orchestrator/sync/<int:pk>", views.SyncRunDetailView.as_view(), name="orchestrator-run"),
-    path("actions/bulk-retry", views.BulkRetryView.as_view(), name="action-bulk-retry"),
 ]

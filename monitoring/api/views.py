@@ -1,7 +1,8 @@
-"""Monitoring API: dashboard, metrics, data flow, events and the manual override actions.
+"""Monitoring API: dashboard, metrics, data flow, events and the orchestrator.
 
-Reads are open to every authenticated caller (people and producer keys); the actions and
-resolving an event are for people only.
+Reads are open to every authenticated caller (people and producer keys); resolving an event and
+starting a sync are for people only. The manual override actions are the render queue's
+(`rendering.api.action_views`).
 """
 
 from __future__ import annotations
@@ -19,23 +20,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from automation_hub.api.permissions import IsPerson, actor_name
+from automation_hub.journal import event_resolve
 from hands.api.serializers import HandOutput
 from hands.models import Hand
 from monitoring import selectors
 from monitoring.api import serializers as s
 from monitoring.api.filters import EventFilter
 from monitoring.models import SyncRun
-from monitoring.services.events import event_resolve
 from monitoring.services.orchestrator import sync_request
 from rendering.api.serializers import InstructionOutput, OutputOutput
-from rendering.services import actions
-from rendering.services.instructions import instruction_live_data
 
 WINDOW_PARAM = OpenApiParameter("window", str, enum=list(selectors.WINDOWS), default="1h")
-
-
-def _actor(request: Request) -> actions.Actor:
-    return actions.Actor(name=actor_name(request), user=request.user, via="api")
 
 
 class DashboardView(APIView):
@@ -161,67 +156,6 @@ class EventResolveView(APIView):
             notes=payload.validated_data["notes"],
         )
         return Response(s.EventOutput(event).data)
-
-
-class _ActionView(APIView):
-    permission_classes = [IsAuthenticated, IsPerson]
-
-
-class RetryView(_ActionView):
-    @extend_schema(
-        request=s.RetryInput,
-        responses=dict,
-        tags=["actions"],
-        description="FAILED/STALE/CANCELLED → PENDING. 409 from PENDING, PROCESSING, COMPLETED.",
-    )
-    def post(self, request: Request) -> Response:
-        payload = s.RetryInput(data=request.data)
-        payload.is_valid(raise_exception=True)
-        row = actions.instruction_manual_retry(**payload.validated_data, actor=_actor(request))
-        return Response(instruction_live_data(row))
-
-
-class CancelView(_ActionView):
-    @extend_schema(
-        request=s.CancelInput,
-        responses=dict,
-        tags=["actions"],
-        description="→ CANCELLED; a worker's later result for it is refused. 409 when finished.",
-    )
-    def post(self, request: Request) -> Response:
-        payload = s.CancelInput(data=request.data)
-        payload.is_valid(raise_exception=True)
-        row = actions.instruction_cancel(**payload.validated_data, actor=_actor(request))
-        return Response(instruction_live_data(row))
-
-
-class ChangePriorityView(_ActionView):
-    @extend_schema(request=s.ChangePriorityInput, responses=dict, tags=["actions"])
-    def post(self, request: Request) -> Response:
-        payload = s.ChangePriorityInput(data=request.data)
-        payload.is_valid(raise_exception=True)
-        row = actions.instruction_change_priority(**payload.validated_data, actor=_actor(request))
-        return Response(instruction_live_data(row))
-
-
-class BulkRetryView(_ActionView):
-    @extend_schema(
-        request=s.BulkRetryInput,
-        responses=s.BulkRetryOutput,
-        tags=["actions"],
-        description="Re-queue every row the filter matches; `dry_run` only counts them.",
-    )
-    def post(self, request: Request) -> Response:
-        payload = s.BulkRetryInput(data=request.data)
-        payload.is_valid(raise_exception=True)
-        data = payload.validated_data
-        result = actions.instructions_bulk_retry(
-            filter=dict(data["filter"]),
-            reason=data["reason"],
-            dry_run=data["dry_run"],
-            actor=_actor(request),
-        )
-        return Response(s.BulkRetryOutput(result).data, status=HTTPStatus.OK)
 
 
 class OrchestratorStatusView(APIView):

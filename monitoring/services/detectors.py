@@ -23,11 +23,19 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from automation_hub.journal import event_open, event_record, events_auto_resolve
+from automation_hub.models import EventType, MonitoringEvent, Severity
+from hands.models import Hand
 from monitoring import selectors
-from monitoring.models import BlockStatus, EventType, MonitoringEvent, Severity
-from monitoring.services.events import event_open, event_record, events_auto_resolve
+from monitoring.models import BlockStatus
 from monitoring.services.orchestrator import block_touch
 from rendering.models import InstructionStatus, RenderInstruction
+from rendering.services.premium import premium_instruction_create
+from rendering.services.transitions.decisions import (
+    instruction_auto_retry,
+    instruction_raise_priority,
+)
+from rendering.services.transitions.table import MONITOR
 
 logger = logging.getLogger(__name__)
 
@@ -209,36 +217,21 @@ def _close_cleared(code: str, holding: set[str]) -> int:
 
 def _remediate_delayed(event: MonitoringEvent) -> bool:
     """Raise a long-waiting job's priority one step, once per episode (the newly opened event).
-    The conditional UPDATE leaves it alone if a worker took it meanwhile."""
-    instruction_id = event.instruction_id
-    raised = RenderInstruction.objects.filter(
-        pk=instruction_id, status=InstructionStatus.PENDING, priority__gt=1
-    ).update(priority=F("priority") - 1, updated_at=timezone.now())
-    if not raised:
-        return False
-    row = RenderInstruction.objects.get(pk=instruction_id)
-    event_record(
-        type=EventType.REMEDIATION,
-        code="priority_raised",
-        message=f"Raised instruction {row.pk} to priority {row.priority}: it waited too long.",
-        source=SOURCE,
-        details={"priority": row.priority, "anomaly_event": event.pk},
-        instruction_id=row.pk,
-        hand_id=row.hand_id,
-        correlation_id=row.correlation_id,
+    The transition leaves it alone if a worker took it meanwhile."""
+    raised = instruction_raise_priority(
+        instruction_id=event.instruction_id,
+        reason=f"pending longer than {settings.MONITOR_DELAYED_PENDING_MINUTES} min",
+        details={"anomaly_event": event.pk},
     )
-    return True
+    return raised is not None
 
 
 def _remediate_orphan(event: MonitoringEvent) -> bool:
     """Create the orphan hand's instruction (idempotent by the hand's key) when configured."""
     if not settings.MONITOR_ORPHAN_AUTO_CREATE:
         return False
-    from hands.models import Hand
-    from hands.services import hand_create_premium_instruction
-
     hand = Hand.objects.get(pk=event.hand_id)
-    instruction = hand_create_premium_instruction(hand=hand, created_by="monitor")
+    instruction = premium_instruction_create(hand=hand, created_by="monitor")
     event_record(
         type=EventType.REMEDIATION,
         code="orphan_instruction_created",
@@ -277,7 +270,7 @@ def _try_remedy(code: str, event: MonitoringEvent) -> bool:
 
 def requeue_overdue_failures(*, now: datetime) -> int:
     """FAILED jobs with retries left whose backoff ran out long ago (the queue's sweep did not
-    pick them up): re-queue them, spending one retry, and record it."""
+    pick them up): re-queue them through the queue's one automatic retry, spending one retry."""
     overdue = now - timedelta(minutes=settings.MONITOR_DELAYED_PENDING_MINUTES)
     ids = list(
         RenderInstruction.objects.filter(
@@ -287,31 +280,14 @@ def requeue_overdue_failures(*, now: datetime) -> int:
             next_attempt_at__lte=overdue,
         ).values_list("pk", flat=True)[:MAX_SUBJECTS]
     )
-    from automation_hub.errors import HubError
-    from rendering.services.queue import instruction_requeue
-
     done = 0
     for pk in ids:
-        try:
-            with transaction.atomic():
-                # The queue's own re-queue: conditional on FAILED, retries left and backoff
-                # over, so the sweep or an operator getting there first makes this a no-op.
-                row = instruction_requeue(
-                    instruction_id=pk, within_max_retries=True, due_by=overdue
-                )
-                event_record(
-                    type=EventType.REMEDIATION,
-                    code="auto_retry",
-                    message=f"Re-queued failed instruction {pk} (retry {row.retry_count}/"
-                    f"{row.max_retries}): its backoff ended long ago.",
-                    source=SOURCE,
-                    instruction_id=pk,
-                    hand_id=row.hand_id,
-                    correlation_id=row.correlation_id,
-                )
-        except HubError:
-            continue
-        done += 1
+        # Conditional on FAILED, retries left and backoff over: the sweep or an operator
+        # getting there first makes this a no-op (None).
+        retried = instruction_auto_retry(
+            instruction_id=pk, due_by=overdue, actor=MONITOR, why="its backoff ended long ago"
+        )
+        done += retried is not None
     return done
 
 

@@ -19,9 +19,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from automation_hub.errors import InvalidInput
+from automation_hub.journal import event_open, events_auto_resolve
+from automation_hub.models import EventType, MonitoringEvent, Severity
 from hands.models import Hand
-from monitoring.models import BlockState, BlockStatus, EventType, Severity, SyncRun, SyncType
-from monitoring.services.events import event_open, events_auto_resolve
+from monitoring.models import BlockState, BlockStatus, SyncRun, SyncType
 from rendering.models import InstructionStatus, OutputStatus, RenderInstruction, RenderOutput
 
 logger = logging.getLogger(__name__)
@@ -59,8 +61,6 @@ def block_touch(
 def sync_request(*, type: str, requested_by: str) -> SyncRun:
     """Create a PENDING run and start it in the background once the row has committed."""
     if type not in SyncType.values:
-        from automation_hub.errors import InvalidInput
-
         raise InvalidInput(
             "Unknown sync type.", fields={"type": [f"Choose one of: {', '.join(SyncType.values)}."]}
         )
@@ -278,8 +278,6 @@ def _check_file(output: RenderOutput) -> str | None:
 
 
 def _close_fixed(found: set[str]) -> None:
-    from monitoring.models import MonitoringEvent
-
     open_keys = set(
         MonitoringEvent.objects.filter(
             code__in=RECONCILE_CODES, resolved=False, dedup_key__isnull=False

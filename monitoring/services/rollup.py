@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from automation_hub.schedules import schedule_every_minutes
 from hands.models import Hand
 from monitoring.histogram import Histogram, histogram_merge, histogram_to_json
 from monitoring.models import MetricHour, MetricMinute, MetricRollupState
@@ -220,8 +221,6 @@ def metrics_rollup_rebuild(*, since: datetime, now: datetime | None = None) -> R
 
 def rollup_schedule_ensure() -> str:
     """Create or correct the rollup's django-q2 schedule (idempotent; run after `migrate`)."""
-    from automation_hub.schedules import schedule_every_minutes
-
     return schedule_every_minutes(
         name=ROLLUP_SCHEDULE, func="monitoring.tasks.rollup_metrics", minutes=1
     )

@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from automation_hub.api.permissions import producer_only
 from rendering.models import RenderInstruction, RenderOutput
-from rendering.services.queue import (
+from rendering.services.transitions.lease import (
     instruction_claim_next,
     instruction_complete,
     instruction_fail,

@@ -16,9 +16,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from monitoring.models import EventType, Severity
+from automation_hub.journal import event_record
+from automation_hub.models import EventType, Severity
 from rendering.models import BreakerState, CircuitBreaker
-from rendering.services.events import queue_event_record
+
+SOURCE = "render_queue"
 
 # Per process: when this process last read a backend's breaker as CLOSED with no failures. For
 # CLOSED_CACHE_SECONDS after that read, a busy worker neither re-reads it before each claim nor
@@ -92,13 +94,14 @@ def breaker_record_success(*, backend: str) -> bool:
                 consecutive_failures=0
             )
             return False
-        queue_event_record(
+        event_record(
             code="circuit_closed",
             type=EventType.REMEDIATION,
             severity=Severity.INFO,
+            source=SOURCE,
             message=f"Render backend {backend} answers again; its circuit breaker is closed.",
             details={"backend": backend},
-            alert=True,
+            announce=True,
         )
     return True
 
@@ -124,15 +127,15 @@ def breaker_record_failure(*, backend: str, error: str) -> bool:
             backend=backend,
         ).update(state=BreakerState.OPEN, opened_at=now, trial_started_at=None)
         if opened:
-            queue_event_record(
+            event_record(
                 code="circuit_opened",
                 type=EventType.ALERT,
                 severity=Severity.ERROR,
+                source=SOURCE,
                 message=(
                     f"Render backend {backend} is failing ({error}); jobs wait PENDING until it "
                     f"answers again (next trial in {settings.RENDER_BREAKER_RESET_SECONDS} s)."
                 ),
                 details={"backend": backend, "error": error[:500]},
-                alert=True,
             )
     return bool(opened)

@@ -9,9 +9,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from automation_hub.errors import Conflict
-from automation_hub.live import publish_on_commit
 from rendering.models import RenderInstruction
-from rendering.services.dispatch import instruction_dispatch
+from rendering.services.transitions.create import instruction_insert
 
 DEFAULT_OUTPUT_SETTINGS: dict[str, Any] = {
     "format": "PNG",
@@ -75,7 +74,7 @@ def instruction_create(
 
     With an idempotency key, a resend returns the first instruction (created=False) and a
     different request under the same key raises Conflict. After commit, the workers are woken
-    and the dashboard told (`instruction_updated`).
+    and the dashboard told (`instruction_updated`): see `transitions.create`.
     """
     values = {
         "template_name": template_name,
@@ -94,15 +93,15 @@ def instruction_create(
     extra: dict[str, Any] = {}
     if max_retries is not None:
         extra["max_retries"] = max_retries
+    values.update(
+        correlation_id=hand.correlation_id if hand is not None else uuid.uuid4(),
+        idempotency_key=idempotency_key or None,
+        created_by=created_by,
+        **extra,
+    )
     try:
         with transaction.atomic():
-            instruction = RenderInstruction.objects.create(
-                **values,
-                correlation_id=hand.correlation_id if hand is not None else uuid.uuid4(),
-                idempotency_key=idempotency_key or None,
-                created_by=created_by,
-                **extra,
-            )
+            instruction = instruction_insert(values=values)
     except IntegrityError:
         # A concurrent resend with the same key won the insert.
         if (
@@ -111,25 +110,4 @@ def instruction_create(
         ):
             raise
         return _resend(idempotency_key, values)
-    instruction_id = instruction.pk
-    transaction.on_commit(lambda: instruction_dispatch(instruction_id=instruction_id))
-    publish_on_commit("instruction_updated", instruction_live_data(instruction))
     return instruction, True
-
-
-def instruction_live_data(instruction: RenderInstruction) -> dict[str, Any]:
-    """The fields a dashboard row shows; sent with every `instruction_updated` event."""
-    return {
-        "id": instruction.pk,
-        "template_name": instruction.template_name,
-        "status": instruction.status,
-        "priority": instruction.priority,
-        "trigger_type": instruction.trigger_type,
-        "hand_id": instruction.hand_id,
-        "retry_count": instruction.retry_count,
-        "render_progress": instruction.render_progress,
-        "error_message": instruction.error_message,
-        "correlation_id": str(instruction.correlation_id),
-        "created_at": instruction.created_at.isoformat() if instruction.created_at else None,
-        "updated_at": instruction.updated_at.isoformat() if instruction.updated_at else None,
-    }

@@ -22,7 +22,7 @@ from rendering.services.breaker import (
     breaker_record_success,
 )
 from rendering.services.dispatch import instruction_dispatch
-from rendering.services.queue import (
+from rendering.services.transitions.lease import (
     instruction_claim_next,
     instruction_complete,
     instruction_fail,

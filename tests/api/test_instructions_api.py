@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from rendering.models import RenderInstruction
-from rendering.services import instructions as instruction_services
+from rendering.services import dispatch
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +32,7 @@ def test_it_creates_an_instruction_and_wakes_the_workers_after_commit(
 ):
     woken: list[int] = []
     monkeypatch.setattr(
-        instruction_services,
+        dispatch,
         "instruction_dispatch",
         lambda *, instruction_id: woken.append(instruction_id),
     )

@@ -30,7 +30,7 @@ from django.db import transaction
 from django.utils import timezone
 from automation_hub.live import publish_on_commit
 from rendering.models import RenderInstruction
-from rendering.services.instructions import instruction_live_data
+from rendering.services.payloads import instruction_live_data
 ids, changes, offset = {ids}, {changes}, {offset}
 statuses = ["processing", "failed", "pending", "processing", "completed"]
 for n in range(offset, offset + changes):

@@ -3,14 +3,17 @@ session cookie and the CSRF header, ask for a reason, and the page shows the out
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from monitoring.models import AuditEntry, MonitoringEvent
-from rendering.models import InstructionStatus, RenderInstruction
+from automation_hub.models import MonitoringEvent
+from rendering.models import AuditEntry, InstructionStatus, RenderInstruction
 from tests.dashboard.browser import screenshot
 from tests.dashboard.factories import instruction
+from tests.dashboard.processes import run_python
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -90,3 +93,29 @@ def test_it_resolves_an_event_with_notes(hub, page):
     assert event.resolved_by == "engineer"
     assert event.notes == "Backend restarted"
     screenshot(page, "event-resolved")
+
+
+def test_a_detectors_priority_raise_shows_live_and_stays_in_the_audit_trail(hub, page):
+    """The monitor (another process) raises a job that waited too long: the open page shows the
+    new priority and who decided it without a reload, and the reloaded page keeps it."""
+    row = instruction(template_name="chip_count", priority=5)
+    RenderInstruction.objects.filter(pk=row.pk).update(
+        created_at=timezone.now() - timedelta(minutes=45)
+    )
+    page.goto(f"{hub.url}/instructions/{row.pk}/")
+    page.wait_for_selector("#live-indicator.live-live")
+    expect(page.locator('#instruction-detail [data-field="priority"]')).to_have_text("5")
+
+    run_python("from monitoring.services.detectors import monitor_run; monitor_run()")
+
+    expect(page.locator('#instruction-detail [data-field="priority"]')).to_have_text("4")
+    expect(page.locator("#timeline")).to_contain_text("raise_priority by monitor")
+    (audit,) = AuditEntry.objects.filter(instruction=row)
+    assert (audit.action, audit.via, audit.before["priority"], audit.after["priority"]) == (
+        "raise_priority",
+        "system",
+        5,
+        4,
+    )
+    page.reload()
+    expect(page.locator("#timeline")).to_contain_text("raise_priority by monitor")

@@ -7,7 +7,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from monitoring.models import MonitoringEvent
+from automation_hub.models import MonitoringEvent
 from rendering.models import InstructionStatus, RenderInstruction, RenderOutput
 from tests.dashboard.factories import instruction, png_output, premium_hand
 
@@ -133,7 +133,7 @@ def test_it_shows_the_hand_chain_to_its_outputs(browser):
     hand = premium_hand(3)
     row = hand.instructions.get()
     output = png_output(row)
-    response = browser.get(reverse("hands:hand", args=[hand.pk]))
+    response = browser.get(reverse("rendering:hand", args=[hand.pk]))
     assert response.status_code == HTTPStatus.OK
     assert [i.pk for i in response.context["instructions"]] == [row.pk]
     assert [o.pk for o in response.context["outputs"]] == [output.pk]

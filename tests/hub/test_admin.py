@@ -5,10 +5,9 @@ from http import HTTPStatus
 import pytest
 from django.urls import reverse
 
-from automation_hub.models import ApiKey
+from automation_hub.models import ApiKey, MonitoringEvent
 from hands.models import Hand, Tournament
-from monitoring.models import AuditEntry, MonitoringEvent
-from rendering.models import RenderInstruction, RenderOutput
+from rendering.models import AuditEntry, RenderInstruction, RenderOutput
 
 pytestmark = pytest.mark.django_db
 
@@ -62,9 +61,9 @@ def test_it_filters_instructions_by_status_in_the_admin(admin_client, rows):
 
 def test_it_keeps_the_audit_trail_read_only_even_for_superusers(admin_client, rows):
     audit = AuditEntry.objects.get()
-    delete = reverse("admin:monitoring_auditentry_delete", args=[audit.pk])
+    delete = reverse("admin:rendering_auditentry_delete", args=[audit.pk])
     assert admin_client.post(delete, {"post": "yes"}).status_code == HTTPStatus.FORBIDDEN
-    change = reverse("admin:monitoring_auditentry_change", args=[audit.pk])
+    change = reverse("admin:rendering_auditentry_change", args=[audit.pk])
     admin_client.post(change, {"reason": "rewritten"})
     audit.refresh_from_db()
     assert audit.reason == "r"

@@ -22,3 +22,70 @@ def test_it_unapplies_and_reapplies_every_hub_migration():
     executor = MigrationExecutor(connection)
     assert executor.migration_plan(executor.loader.graph.leaf_nodes()) == []
     assert "rendering_renderinstruction" in connection.introspection.table_names()
+
+
+PREVIOUS_RELEASE = [
+    ("automation_hub", "0002_live_event"),
+    ("hands", "0001_initial"),
+    ("rendering", "0003_monitoring_read_indexes"),
+    ("monitoring", "0006_open_alerts_index"),
+]
+
+
+def _migrate(targets: list[tuple[str, str]]):
+    executor = MigrationExecutor(connection)
+    executor.migrate(targets)
+    return MigrationExecutor(connection).loader.project_state(targets).apps
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_moves_the_event_journal_and_audit_trail_keeping_every_row_and_back():
+    """From the previous release's schema: events stay readable in the core, audit entries get
+    their instruction (a bulk entry one per row, with its own `before` and its time), and the
+    migration back leaves the old tables as they were."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from automation_hub.models import MonitoringEvent
+    from rendering.models import AuditEntry
+
+    old = _migrate(PREVIOUS_RELEASE)
+    instruction = old.get_model("rendering", "RenderInstruction")
+    a = instruction.objects.create(template_name="a", status="pending")
+    b = instruction.objects.create(template_name="b", status="pending")
+    old.get_model("monitoring", "MonitoringEvent").objects.create(
+        type="alert", code="orphan_hand", severity="warning", source="monitor", message="m",
+        instruction_id=a.pk,
+    )  # fmt: skip
+    audit = old.get_model("monitoring", "AuditEntry")
+    target = "rendering.renderinstruction"
+    audit.objects.create(
+        actor_name="td", action="retry", reason="one", target_type=target, target_ids=[a.pk]
+    )
+    bulk = audit.objects.create(
+        actor_name="td", action="bulk_retry", reason="many", target_type=target,
+        target_ids=[a.pk, b.pk],
+        before={str(a.pk): {"status": "failed"}, str(b.pk): {"status": "stale"}},
+        after={"status": "pending"},
+    )  # fmt: skip
+    bulk_at = audit.objects.get(pk=bulk.pk).created_at
+
+    leaves = MigrationExecutor(connection).loader.graph.leaf_nodes()
+    _migrate(leaves)
+
+    assert MonitoringEvent.objects.get(code="orphan_hand").instruction_id == a.pk
+    assert ContentType.objects.get_for_model(MonitoringEvent).app_label == "automation_hub"
+    history = {
+        pk: sorted((e.action, e.reason) for e in AuditEntry.objects.filter(instruction_id=pk))
+        for pk in (a.pk, b.pk)
+    }
+    assert history == {
+        a.pk: [("bulk_retry", "many"), ("retry", "one")],
+        b.pk: [("bulk_retry", "many")],
+    }
+    b_entry = AuditEntry.objects.get(instruction_id=b.pk)
+    assert (b_entry.before, b_entry.created_at) == ({"status": "stale"}, bulk_at)
+
+    back = _migrate(PREVIOUS_RELEASE)
+    assert back.get_model("monitoring", "MonitoringEvent").objects.count() == 1
+    assert back.get_model("monitoring", "AuditEntry").objects.count() == 3
+    _migrate(leaves)

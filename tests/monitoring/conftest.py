@@ -17,11 +17,11 @@ def live_events(monkeypatch) -> LiveEvents:
 @pytest.fixture
 def dispatched(monkeypatch) -> list[int]:
     """Ids the workers were woken for (the render queue's instruction_dispatch)."""
-    from rendering.services import actions
+    from rendering.services import dispatch
 
     woken: list[int] = []
     monkeypatch.setattr(
-        actions, "instruction_dispatch", lambda *, instruction_id: woken.append(instruction_id)
+        dispatch, "instruction_dispatch", lambda *, instruction_id: woken.append(instruction_id)
     )
     return woken
 
@@ -35,10 +35,10 @@ def _fast_password_hashing(settings) -> None:
 
 @pytest.fixture
 def dispatched_by_monitor(monkeypatch) -> list[int]:
-    from rendering.services import queue
+    from rendering.services import dispatch
 
     woken: list[int] = []
     monkeypatch.setattr(
-        queue, "instruction_dispatch", lambda *, instruction_id: woken.append(instruction_id)
+        dispatch, "instruction_dispatch", lambda *, instruction_id: woken.append(instruction_id)
     )
     return woken

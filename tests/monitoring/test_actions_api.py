@@ -10,8 +10,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from monitoring.models import AuditEntry, MonitoringEvent
-from rendering.models import RenderInstruction
+from automation_hub.models import MonitoringEvent
+from rendering.models import AuditEntry, RenderInstruction
 from tests.monitoring.helpers import make_hand, make_instruction
 
 pytestmark = pytest.mark.django_db
@@ -308,11 +308,14 @@ def test_it_bulk_retries_what_the_filter_matches(
     ):
         row.refresh_from_db()
         assert row.status == status
-    audit = AuditEntry.objects.get(action="bulk_retry")
-    assert audit.pk == response.json()["audit_id"]
-    assert audit.target_ids == [old.pk, recent.pk]
-    assert audit.before[str(old.pk)]["status"] == "failed"
-    assert audit.after["filter"] == {"status": "failed", "template_name": "lower_third"}
+    # One entry per row, so each instruction's history holds its part of the bulk retry.
+    audits = list(AuditEntry.objects.filter(action="bulk_retry").order_by("instruction_id"))
+    assert [a.instruction_id for a in audits] == [old.pk, recent.pk]
+    assert response.json()["audit_id"] == audits[0].pk
+    for audit in audits:
+        assert (audit.before["status"], audit.after["status"]) == ("failed", "pending")
+        assert audit.reason == "node back" and audit.actor_name == "engineer"
+        assert audit.after["filter"] == {"status": "failed", "template_name": "lower_third"}
     assert sorted(dispatched) == [old.pk, recent.pk]
     assert sorted(u["id"] for u in live_events.of_type("instruction_updated")) == [
         old.pk,
@@ -351,7 +354,7 @@ def test_it_rejects_a_bad_bulk_retry_filter(person_client, body, field):
 
 def test_it_makes_the_queue_refuse_a_cancelled_jobs_late_result(person_client):
     from automation_hub.errors import LeaseLost
-    from rendering.services.queue import instruction_claim_next, instruction_complete
+    from rendering.services.transitions.lease import instruction_claim_next, instruction_complete
 
     row = make_instruction(status="pending")
     claimed = instruction_claim_next(worker_id="worker-7")

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from monitoring.models import MonitoringEvent
+from automation_hub.models import MonitoringEvent
 from monitoring.services.detectors import monitor_run
 from rendering.models import RenderInstruction
 from tests.monitoring.helpers import make_hand, make_instruction
@@ -275,7 +275,11 @@ def test_it_requeues_a_failed_job_whose_backoff_ended_long_ago(
     spent.refresh_from_db()
     assert (row.status, row.retry_count) == ("pending", 2)
     assert spent.status == "failed"
-    assert MonitoringEvent.objects.filter(code="auto_retry", instruction=row).count() == 1
+    # The queue's one automatic retry, recorded under its one code, decided by the monitor.
+    (event,) = MonitoringEvent.objects.filter(code="job_auto_retried", instruction=row)
+    assert event.source == "monitor"
+    (audit,) = row.audit_entries.all()
+    assert (audit.action, audit.actor_name, audit.via) == ("auto_retry", "monitor", "system")
     assert dispatched_by_monitor == [row.pk]
 
 

@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from monitoring.models import MonitoringEvent
+from automation_hub.models import MonitoringEvent
 
 pytestmark = pytest.mark.django_db
 

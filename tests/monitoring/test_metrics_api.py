@@ -10,9 +10,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from automation_hub.models import ApiKey
+from automation_hub.models import ApiKey, MonitoringEvent
 from monitoring.histogram import RELATIVE_RESOLUTION
-from monitoring.models import MonitoringEvent
 from tests.monitoring.helpers import make_hand, make_instruction, make_output
 
 pytestmark = pytest.mark.django_db

@@ -10,9 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.core import mail
 
-from monitoring.models import MonitoringEvent
-from monitoring.services import notifications
-from monitoring.services.events import event_open, event_record
+from automation_hub import notifications
+from automation_hub.journal import event_open, event_record
+from automation_hub.models import MonitoringEvent
 from monitoring.tasks import notify_event
 
 pytestmark = pytest.mark.django_db

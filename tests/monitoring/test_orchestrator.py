@@ -9,7 +9,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from monitoring.models import MonitoringEvent, SyncRun
+from automation_hub.models import MonitoringEvent
+from monitoring.models import SyncRun
 from monitoring.services import orchestrator
 from monitoring.services.detectors import monitor_run
 from monitoring.services.orchestrator import sync_execute

@@ -27,7 +27,7 @@ from monitoring.services.rollup import (
     rollup_schedule_ensure,
 )
 from rendering.models import RenderInstruction
-from rendering.services.queue import instruction_claim_next, instruction_complete
+from rendering.services.transitions.lease import instruction_claim_next, instruction_complete
 from tests.monitoring.helpers import make_hand, make_instruction, make_output
 
 pytestmark = pytest.mark.django_db

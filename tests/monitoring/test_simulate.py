@@ -6,8 +6,8 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from automation_hub.models import MonitoringEvent
 from hands.models import Hand
-from monitoring.models import MonitoringEvent
 from rendering.models import RenderInstruction
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from django.db.models import Count
 
-from monitoring.models import MonitoringEvent
+from automation_hub.models import MonitoringEvent
 from rendering.models import InstructionStatus, RenderInstruction, RenderOutput
 from rendering.services.instructions import instruction_create
 from rendering.services.recovery import instructions_reap_stale, queue_sweep

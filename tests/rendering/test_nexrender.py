@@ -10,7 +10,7 @@ import httpx
 import pytest
 from django.utils import timezone
 
-from monitoring.models import MonitoringEvent
+from automation_hub.models import MonitoringEvent
 from rendering.models import BreakerState, CircuitBreaker, InstructionStatus, RenderOutput
 from rendering.renderers.nexrender import nexrender_job
 from rendering.services.recovery import instructions_retry_due

@@ -5,16 +5,16 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from automation_hub.errors import IllegalTransition, LeaseLost
-from monitoring.models import MonitoringEvent
+from automation_hub.errors import LeaseLost
+from automation_hub.models import MonitoringEvent
 from rendering.models import InstructionStatus, RenderInstruction, RenderOutput
-from rendering.services.queue import (
+from rendering.services.transitions.decisions import instruction_auto_retry
+from rendering.services.transitions.lease import (
     instruction_claim_next,
     instruction_complete,
     instruction_fail,
     instruction_heartbeat,
     instruction_release,
-    instruction_requeue,
 )
 from tests.rendering.helpers import make_instruction
 
@@ -158,13 +158,14 @@ def test_it_fails_for_good_at_max_retries_with_an_event():
 
 def test_it_requeues_failed_rows_conditionally():
     row = make_instruction(status=InstructionStatus.FAILED, retry_count=1)
-    requeued = instruction_requeue(instruction_id=row.pk)
+    requeued = instruction_auto_retry(instruction_id=row.pk, due_by=timezone.now())
     assert requeued.status == InstructionStatus.PENDING and requeued.retry_count == 2
-    with pytest.raises(IllegalTransition):
-        instruction_requeue(instruction_id=row.pk)
+    # Already re-queued (by this or another sweep, or an operator): nothing happens twice.
+    assert instruction_auto_retry(instruction_id=row.pk, due_by=timezone.now()) is None
     done = make_instruction(status=InstructionStatus.COMPLETED)
-    with pytest.raises(IllegalTransition):
-        instruction_requeue(instruction_id=done.pk)
+    assert instruction_auto_retry(instruction_id=done.pk, due_by=timezone.now()) is None
+    spent = make_instruction(status=InstructionStatus.FAILED, retry_count=3, max_retries=3)
+    assert instruction_auto_retry(instruction_id=spent.pk, due_by=timezone.now()) is None
 
 
 def test_it_releases_without_spending_a_retry():

@@ -7,7 +7,7 @@ from django.utils import timezone
 from django_q.brokers import get_broker
 from django_q.models import Schedule
 
-from monitoring.models import MonitoringEvent
+from automation_hub.models import MonitoringEvent
 from rendering.models import BreakerState, CircuitBreaker, InstructionStatus, RenderInstruction
 from rendering.selectors import breaker_state
 from rendering.services.breaker import (
@@ -15,14 +15,14 @@ from rendering.services.breaker import (
     breaker_record_failure,
     breaker_record_success,
 )
-from rendering.services.queue import instruction_claim_next, instruction_fail
 from rendering.services.recovery import (
-    TIMEOUT_MESSAGE,
     instructions_reap_stale,
     instructions_retry_due,
     queue_schedules_ensure,
     queue_sweep,
 )
+from rendering.services.transitions.decisions import TIMEOUT_MESSAGE
+from rendering.services.transitions.lease import instruction_claim_next, instruction_fail
 from tests.rendering.helpers import make_instruction
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,7 @@ from django.db import connection
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from monitoring.models import MonitoringEvent
+from automation_hub.models import MonitoringEvent
 from rendering.models import InstructionStatus, RenderInstruction, RenderOutput
 from tests.rendering.helpers import make_instruction
 

@@ -9,7 +9,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from automation_hub.errors import HubError
-from rendering.services.actions import RETRYABLE, Actor, instructions_bulk_retry
+from rendering.services.transitions.manual import instructions_bulk_retry
+from rendering.services.transitions.table import RETRYABLE, Actor
 
 
 def _moment(value: str) -> datetime:

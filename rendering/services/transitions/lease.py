@@ -1,9 +1,9 @@
-"""The render queue's state machine: claim, heartbeat, complete, fail, release, requeue.
+"""Worker transitions: claim, heartbeat, complete, fail, release (internal workers and pull API).
 
-Every transition is one conditional UPDATE whose row count says whether it happened, so any number
-of worker processes (internal django-q2 workers and `ae` machines on the pull API) can race on the
-same rows. A worker holds a row while it is PROCESSING with its `claimed_by` and `lease_id`; once
-the row was reaped, cancelled or claimed again, that worker's results are refused (LeaseLost).
+A worker holds a row while it is PROCESSING with its `claimed_by` and `lease_id`; once the row
+was reaped, cancelled or claimed again, that worker's reports are refused (LeaseLost) and the
+late result is recorded. These run for every job, so claim and completion are one
+`UPDATE … RETURNING` each on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -13,25 +13,29 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from automation_hub.errors import IllegalTransition, LeaseLost, NotFound
+from automation_hub.errors import LeaseLost, NotFound
+from automation_hub.journal import event_record
 from automation_hub.live import publish_many, publish_on_commit
-from monitoring.models import EventType, Severity
-from rendering.models import InstructionStatus, OutputStatus, RenderInstruction, RenderOutput
-from rendering.services.dispatch import instruction_dispatch
-from rendering.services.events import queue_event_record
-from rendering.services.instructions import instruction_live_data
+from automation_hub.models import EventType, Severity
+from rendering.models import OutputStatus, RenderInstruction, RenderOutput
+from rendering.services.payloads import instruction_live_data, render_completed_data
 from rendering.services.retry import retry_policy_for
+from rendering.services.transitions.table import (
+    CLAIM,
+    CLAIM_RESET,
+    COMPLETE,
+    FAIL,
+    FAIL_FINAL,
+    HEARTBEAT,
+    RELEASE,
+    Actor,
+    transition_record,
+)
 
-_CLAIM_RESET: dict[str, Any] = {
-    "claimed_by": "",
-    "lease_id": None,
-    "heartbeat_at": None,
-    "external_id": "",
-    "render_progress": 0,
-}
+QUEUE = Actor(name="render queue", via="system", block="render_queue")
 
 
 def claimable_instructions(*, now: Any = None) -> QuerySet[RenderInstruction]:
@@ -39,13 +43,21 @@ def claimable_instructions(*, now: Any = None) -> QuerySet[RenderInstruction]:
     now = now or timezone.now()
     return RenderInstruction.objects.filter(
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
-        status=InstructionStatus.PENDING,
+        status__in=CLAIM.sources,
     ).order_by("priority", "created_at", "id")
+
+
+def _as_uuid(value: uuid.UUID | str) -> uuid.UUID | None:
+    """A lease id as given by a worker; one that is not a UUID matches no row (NULL never does)."""
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError:
+        return None
 
 
 def _held(*, instruction_id: int, worker_id: str, lease_id: uuid.UUID | str | None) -> Q:
     """Rows a worker may report on: PROCESSING, claimed by it, under its lease if it gave one."""
-    held = Q(pk=instruction_id, status=InstructionStatus.PROCESSING, claimed_by=worker_id)
+    held = Q(pk=instruction_id, status__in=HEARTBEAT.sources, claimed_by=worker_id)
     if lease_id is not None:
         lease = _as_uuid(lease_id)
         held &= Q(lease_id=lease) if lease is not None else Q(pk__in=[])
@@ -64,7 +76,7 @@ def instruction_claim_next(*, worker_id: str, backend: str = "") -> RenderInstru
     now = timezone.now()
     lease_id = uuid.uuid4()
     claim = {
-        "status": InstructionStatus.PROCESSING,
+        "status": CLAIM.target,
         "claimed_by": worker_id,
         "lease_id": lease_id,
         "heartbeat_at": now,
@@ -83,7 +95,7 @@ def instruction_claim_next(*, worker_id: str, backend: str = "") -> RenderInstru
         for _ in range(10):
             candidate = claimable_instructions(now=now).values("pk")[:1]
             taken = RenderInstruction.objects.filter(
-                pk__in=candidate, status=InstructionStatus.PENDING
+                pk__in=candidate, status__in=CLAIM.sources
             ).update(**claim)
             if taken:
                 break
@@ -109,16 +121,8 @@ def _claim_postgresql(*, now: Any, claim: dict[str, Any]) -> RenderInstruction |
             " AND (next_attempt_at IS NULL OR next_attempt_at <= %s)"
             " ORDER BY priority, created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)"
         ),
-        params=[InstructionStatus.PENDING, now],
+        params=[CLAIM.sources[0], now],
     )
-
-
-def _as_uuid(value: uuid.UUID | str) -> uuid.UUID | None:
-    """A lease id as given by a worker; one that is not a UUID matches no row (NULL never does)."""
-    try:
-        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-    except ValueError:
-        return None
 
 
 def _update_returning(
@@ -193,7 +197,7 @@ def instruction_complete(
     now = timezone.now()
     held = _held(instruction_id=instruction_id, worker_id=worker_id, lease_id=lease_id)
     changes = {
-        "status": InstructionStatus.COMPLETED,
+        "status": COMPLETE.target,
         "completed_at": now,
         "render_progress": 100,
         "error_message": "",
@@ -203,7 +207,7 @@ def instruction_complete(
     with transaction.atomic():
         if settings.DB_VENDOR == "postgresql":
             where = "id = %s AND status = %s AND claimed_by = %s"
-            params: list[Any] = [instruction_id, InstructionStatus.PROCESSING, worker_id]
+            params: list[Any] = [instruction_id, COMPLETE.sources[0], worker_id]
             if lease_id is not None:
                 where += " AND lease_id = %s"
                 params.append(_as_uuid(lease_id))
@@ -224,7 +228,7 @@ def instruction_complete(
             publish_many(
                 [
                     ("instruction_updated", instruction_live_data(instruction)),
-                    ("render_completed", _render_completed_data(instruction, output)),
+                    ("render_completed", render_completed_data(instruction, output)),
                 ]
             )
             return output
@@ -252,7 +256,7 @@ def instruction_fail(
             will_retry = retryable and row.retry_count < row.max_retries
             policy = retry_policy_for(backend=row.backend or settings.RENDER_BACKEND)
             RenderInstruction.objects.filter(held).update(
-                status=InstructionStatus.FAILED,
+                status=FAIL.target,
                 error_message=error_message[:4000],
                 next_attempt_at=now + policy.delay(retry_count=row.retry_count)
                 if will_retry
@@ -260,11 +264,19 @@ def instruction_fail(
                 completed_at=now,
                 updated_at=now,
             )
-            row.refresh_from_db()
-            publish_on_commit("instruction_updated", instruction_live_data(row))
-            if not will_retry:
-                _record_permanent_failure(row, reason=error_message)
-            return row
+            after = RenderInstruction.objects.get(pk=instruction_id)
+            transition_record(
+                FAIL if will_retry else FAIL_FINAL,
+                before=row,
+                after=after,
+                actor=QUEUE,
+                message=(
+                    f"Instruction {after.pk} ({after.template_name}) failed after "
+                    f"{after.retry_count} retries: {error_message}"
+                ),
+                details={"retry_count": after.retry_count, "max_retries": after.max_retries},
+            )
+            return after
     _refuse_late_result(instruction_id=instruction_id, worker_id=worker_id, action="fail")
     raise AssertionError("unreachable")
 
@@ -279,58 +291,15 @@ def instruction_release(
     held = _held(instruction_id=instruction_id, worker_id=worker_id, lease_id=lease_id)
     with transaction.atomic():
         released = RenderInstruction.objects.filter(held).update(
-            status=InstructionStatus.PENDING,
+            status=RELEASE.target,
             error_message=reason[:4000],
             updated_at=timezone.now(),
-            **_CLAIM_RESET,
+            **CLAIM_RESET,
         )
         if released:
-            row = RenderInstruction.objects.get(pk=instruction_id)
-            publish_on_commit("instruction_updated", instruction_live_data(row))
+            after = RenderInstruction.objects.get(pk=instruction_id)
+            transition_record(RELEASE, before=None, after=after, actor=QUEUE)
     return bool(released)
-
-
-def instruction_requeue(
-    *,
-    instruction_id: int,
-    from_statuses: tuple[str, ...] = (InstructionStatus.FAILED,),
-    spend_retry: bool = True,
-    within_max_retries: bool = False,
-    due_by: Any = None,
-) -> RenderInstruction:
-    """FAILED (or another given status) → PENDING and wake the workers once it has committed.
-
-    Conditional: raises IllegalTransition when the row is not (or no longer) in `from_statuses`,
-    so an operator's retry and the automatic one never both happen. `within_max_retries` limits
-    it to rows with retries left; `due_by` to rows whose backoff has passed by then.
-    """
-    match = Q(pk=instruction_id, status__in=from_statuses)
-    if within_max_retries:
-        match &= Q(retry_count__lt=F("max_retries"))
-    if due_by is not None:
-        match &= Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=due_by)
-    changes: dict[str, Any] = {
-        "status": InstructionStatus.PENDING,
-        "next_attempt_at": None,
-        "completed_at": None,
-        "updated_at": timezone.now(),
-        **_CLAIM_RESET,
-    }
-    if spend_retry:
-        changes["retry_count"] = F("retry_count") + 1
-    with transaction.atomic():
-        if not RenderInstruction.objects.filter(match).update(**changes):
-            current = RenderInstruction.objects.filter(pk=instruction_id).first()
-            if current is None:
-                raise NotFound(f"Instruction {instruction_id} does not exist.")
-            raise IllegalTransition(
-                f"Instruction {instruction_id} is {current.status}; it cannot be re-queued now.",
-                extra={"status": current.status},
-            )
-        row = RenderInstruction.objects.get(pk=instruction_id)
-        transaction.on_commit(lambda: instruction_dispatch(instruction_id=instruction_id))
-        publish_on_commit("instruction_updated", instruction_live_data(row))
-    return row
 
 
 def _raise_not_held(*, instruction_id: int, worker_id: str, action: str) -> None:
@@ -349,43 +318,18 @@ def _refuse_late_result(*, instruction_id: int, worker_id: str, action: str) -> 
     current = RenderInstruction.objects.filter(pk=instruction_id).first()
     if current is None:
         raise NotFound(f"Instruction {instruction_id} does not exist.")
-    queue_event_record(
-        code="late_result_refused",
+    event_record(
         type=EventType.ANOMALY,
+        code="late_result_refused",
         severity=Severity.WARNING,
+        source=QUEUE.block,
         message=(
             f"Worker {worker_id} reported {action} for instruction {instruction_id} after losing "
             f"it (now {current.status}); the result was not applied."
         ),
-        instruction=current,
         details={"worker_id": worker_id, "action": action, "status": current.status},
+        instruction_id=current.pk,
+        hand_id=current.hand_id,
+        correlation_id=current.correlation_id,
     )
     _raise_not_held(instruction_id=instruction_id, worker_id=worker_id, action=action)
-
-
-def _record_permanent_failure(row: RenderInstruction, *, reason: str) -> None:
-    queue_event_record(
-        code="job_failed_permanently",
-        type=EventType.ALERT,
-        severity=Severity.ERROR,
-        message=(
-            f"Instruction {row.pk} ({row.template_name}) failed after {row.retry_count} "
-            f"retries: {reason}"
-        ),
-        instruction=row,
-        details={"retry_count": row.retry_count, "max_retries": row.max_retries},
-        alert=True,
-    )
-
-
-def _render_completed_data(instruction: RenderInstruction, output: RenderOutput) -> dict[str, Any]:
-    return {
-        "instruction_id": instruction.pk,
-        "output_id": output.pk,
-        "output_path": output.output_path,
-        "file_size": output.file_size,
-        "frame_count": output.frame_count,
-        "hand_id": instruction.hand_id,
-        "correlation_id": str(instruction.correlation_id),
-        "completed_at": output.completed_at.isoformat() if output.completed_at else None,
-    }

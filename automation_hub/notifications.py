@@ -16,8 +16,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from monitoring.models import MonitoringEvent, Severity
-from monitoring.notifiers import NotifyError, email_send, slack_post
+from automation_hub.models import MonitoringEvent, Severity
+from automation_hub.notifiers import NotifyError, email_send, slack_post
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def _enqueue(event_id: int) -> None:
     from django_q.tasks import async_task
 
     try:
-        async_task("monitoring.tasks.notify_event", event_id, task_name=f"notify-{event_id}")
+        async_task("automation_hub.tasks.notify_event", event_id, task_name=f"notify-{event_id}")
     except Exception:  # a broker outage must not break whoever raised the event
         logger.exception("notification of event %s not queued", event_id)
 
@@ -45,6 +45,12 @@ def event_notify_later(*, event: MonitoringEvent) -> None:
 
 def _text(event: MonitoringEvent) -> str:
     return f"[{event.severity.upper()}] {event.code}: {event.message}"
+
+
+def _subject(event: MonitoringEvent) -> str:
+    """One line: an event's message can carry a proxy's multi-line error page, and a header
+    with a line break in it makes the whole send fail (BadHeaderError)."""
+    return " ".join(f"[WSOP hub] {_text(event)}".split())[:140]
 
 
 def event_notify(*, event_id: int) -> str:
@@ -89,7 +95,7 @@ def _deliver(event: MonitoringEvent) -> list[str]:
         try:
             email_send(
                 recipients=list(settings.ALERT_EMAILS),
-                subject=f"[WSOP hub] {_text(event)[:120]}",
+                subject=_subject(event),
                 body=f"{_text(event)}\n\nEvent {event.pk} at {event.created_at.isoformat()}\n"
                 f"Details: {event.details}",
             )

@@ -1,4 +1,9 @@
-"""Writing monitoring events: record one, open one per condition (dedup), resolve them."""
+"""The event journal: record an event, open one per condition (dedup), resolve them.
+
+Every layer records here (the render queue, the monitor, people's actions). Warning-and-above
+events reach the open dashboards (`alert`) and the notifiers (Slack / e-mail) once they commit,
+whoever recorded them.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,8 @@ from django.utils import timezone
 
 from automation_hub.errors import Conflict, NotFound
 from automation_hub.live import publish_on_commit
-from monitoring.models import MonitoringEvent, Severity
-from monitoring.services.notifications import event_notify_later
+from automation_hub.models import MonitoringEvent, Severity
+from automation_hub.notifications import event_notify_later
 
 ALERT_SEVERITIES = frozenset(Severity.at_least(Severity.WARNING))
 
@@ -35,9 +40,10 @@ def event_live_data(event: MonitoringEvent) -> dict[str, Any]:
     }
 
 
-def _announce(event: MonitoringEvent) -> None:
-    """Warning-and-above events reach the dashboards (and, later, the notifiers) after commit."""
-    if event.severity in ALERT_SEVERITIES or event.resolved:
+def _announce(event: MonitoringEvent, *, announce: bool = False) -> None:
+    """Warning-and-above events (and `announce`d ones, e.g. a breaker closing again) reach the
+    dashboards after commit; warning-and-above also reach the notifiers."""
+    if announce or event.severity in ALERT_SEVERITIES or event.resolved:
         publish_on_commit("alert", event_live_data(event))
     if not event.resolved:
         event_notify_later(event=event)
@@ -54,8 +60,10 @@ def event_record(
     instruction_id: int | None = None,
     hand_id: int | None = None,
     correlation_id: uuid.UUID | None = None,
+    announce: bool = False,
 ) -> MonitoringEvent:
-    """Store one event outside dedup (operations, remediations) and announce it if it alerts."""
+    """Store one event outside dedup (operations, remediations, the queue's own events) and
+    announce it: live if it alerts (or `announce`), to the notifiers from warning up."""
     event = MonitoringEvent.objects.create(
         type=type,
         code=code,
@@ -67,7 +75,7 @@ def event_record(
         hand_id=hand_id,
         correlation_id=correlation_id,
     )
-    _announce(event)
+    _announce(event, announce=announce)
     return event
 
 
