@@ -26,7 +26,7 @@ from django.utils import timezone
 from hands.models import Hand
 from monitoring.histogram import Histogram, histogram_merge, histogram_to_json
 from monitoring.models import MetricHour, MetricMinute, MetricRollupState
-from monitoring.rollup_selectors import (
+from monitoring.selectors.rollup import (
     HOUR,
     MINUTE,
     Facts,

@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from monitoring.models import MonitoringEvent
+from monitoring.selectors.dashboard import QueueCounts
 from rendering.models import InstructionStatus, RenderInstruction, RenderOutput
 from tests.dashboard.factories import instruction, png_output, premium_hand
 
@@ -59,12 +60,12 @@ def test_it_shows_the_overview_figures_of_the_database(browser):
 
     assert response.status_code == HTTPStatus.OK
     overview = response.context["overview"]
-    assert overview["metrics"]["throughput_1h"] == 1
-    assert overview["metrics"]["error_rate_1h"] == 0.5
+    assert overview.metrics.throughput_1h == 1
+    assert overview.metrics.error_rate_1h == 0.5
     # The hand's premium instruction is still pending; nothing is processing.
-    assert overview["metrics"]["queue_depth"] == {"pending": 1, "processing": 0}
-    assert overview["projects"]["feature_table"]["hands_today"] == 1
-    assert overview["projects"]["feature_table"]["status"] == "active"
+    assert overview.metrics.queue_depth == QueueCounts(pending=1, processing=0)
+    assert overview.projects.feature_table.hands_today == 1
+    assert overview.projects.feature_table.status == "active"
     body = response.content.decode()
     assert f'data-hand-id="{hand.pk}"' in body
     assert "error_rate_spike" in body
