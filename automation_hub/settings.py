@@ -201,6 +201,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "InstructionStatusEnum": "rendering.models.InstructionStatus",
         "RenderOutputStatusEnum": "rendering.models.OutputStatus",
+        "BlockStatusEnum": "monitoring.models.BlockStatus",
+        "SyncRunStatusEnum": "monitoring.models.SyncRun.Status",
+        "ProducerStatusEnum": "monitoring.selectors.producers.PRODUCER_STATUSES",
     },
 }
 

@@ -1,11 +1,14 @@
 """Dashboard pages of the monitoring app: the overview (and its live fragments) and events.
 
 Each page reads the live seq before its queries, so an event that lands while the page renders
-is replayed to it on connect (seen twice at worst, never missed).
+is replayed to it on connect (seen twice at worst, never missed). Templates receive the
+selectors' read models as they are (real datetimes, for the `date` filter); only the chart
+series is turned into JSON here.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -18,7 +21,10 @@ from django.views.decorators.http import require_GET
 from automation_hub.live import live_last_seq
 from automation_hub.models import Severity
 from hands.selectors import hand_list
-from monitoring import page_selectors, selectors
+from monitoring.selectors.charts import metric_series
+from monitoring.selectors.dashboard import dashboard_summary
+from monitoring.selectors.events import event_codes
+from monitoring.selectors.events import event_list as event_query
 from rendering.timeline import instruction_page_list
 
 PAGE_SIZE = 25
@@ -30,8 +36,8 @@ def overview(request: HttpRequest) -> HttpResponse:
     seq = live_last_seq()
     context = {
         "live_seq": seq,
-        "overview": selectors.dashboard_summary(),
-        "series": page_selectors.metric_series(),
+        "overview": dashboard_summary(),
+        "series": asdict(metric_series()),  # for json_script
         "recent_hands": list(hand_list()[:10]),
         "recent_instructions": list(instruction_page_list()[:10]),
     }
@@ -42,13 +48,13 @@ def overview(request: HttpRequest) -> HttpResponse:
 @login_required
 def overview_summary(request: HttpRequest) -> HttpResponse:
     """The tiles, producer cards and alerts, re-fetched by the page when events arrive."""
-    return render(request, "monitoring/_summary.html", {"overview": selectors.dashboard_summary()})
+    return render(request, "monitoring/_summary.html", {"overview": dashboard_summary()})
 
 
 @require_GET
 @login_required
 def overview_series(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(page_selectors.metric_series())
+    return JsonResponse(asdict(metric_series()))
 
 
 def _event_filters(request: HttpRequest) -> dict[str, str]:
@@ -67,7 +73,7 @@ def event_list(request: HttpRequest) -> HttpResponse:
     seq = live_last_seq()
     filters = _event_filters(request)
     resolved = {"true": True, "false": False}.get(filters["resolved"])
-    events = selectors.event_list(
+    events = event_query(
         severity=filters["severity"] or None, resolved=resolved, code=filters["code"] or None
     )
     page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
@@ -77,6 +83,6 @@ def event_list(request: HttpRequest) -> HttpResponse:
         "filters": filters,
         "query": urlencode({k: v for k, v in filters.items() if v}),
         "severities": Severity.choices,
-        "codes": page_selectors.event_codes(),
+        "codes": event_codes(),
     }
     return render(request, "monitoring/event_list.html", context)

@@ -10,10 +10,11 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import generics
+from rest_framework import generics, serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,22 +22,29 @@ from rest_framework.views import APIView
 
 from automation_hub.api.permissions import IsPerson, actor_name
 from automation_hub.journal import event_resolve
-from hands.api.serializers import HandOutput
+from automation_hub.models import MonitoringEvent
 from hands.models import Hand
-from monitoring import selectors
 from monitoring.api import serializers as s
 from monitoring.api.filters import EventFilter
 from monitoring.models import SyncRun
+from monitoring.selectors.dashboard import dashboard_summary
+from monitoring.selectors.events import event_list
+from monitoring.selectors.flow import data_flow
+from monitoring.selectors.metrics import metrics_error_rate, metrics_latency, metrics_throughput
+from monitoring.selectors.orchestrator import orchestrator_status
+from monitoring.selectors.queue import metrics_queue_depth
+from monitoring.selectors.windows import WINDOWS, window_get
 from monitoring.services.orchestrator import sync_request
-from rendering.api.serializers import InstructionOutput, OutputOutput
 
-WINDOW_PARAM = OpenApiParameter("window", str, enum=list(selectors.WINDOWS), default="1h")
+WINDOW_PARAM = OpenApiParameter("window", str, enum=list(WINDOWS), default="1h")
 
 
 class DashboardView(APIView):
-    @extend_schema(responses=dict, tags=["monitoring"], description="SPEC §5 dashboard summary.")
+    @extend_schema(
+        responses=s.DashboardOutput, tags=["monitoring"], description="SPEC §5 dashboard summary."
+    )
     def get(self, request: Request) -> Response:
-        return Response(selectors.dashboard_summary())
+        return Response(s.DashboardOutput(dashboard_summary()).data)
 
 
 WINDOWS_DOC = (
@@ -48,29 +56,35 @@ WINDOWS_DOC = (
 
 
 class _WindowMetricView(APIView):
+    """Validate the window, read the metric's model over it, serialize it."""
+
     selector: Any = None
+    output: type[serializers.Serializer] = serializers.Serializer
 
     def get(self, request: Request) -> Response:
         payload = s.WindowInput(data=request.query_params)
         payload.is_valid(raise_exception=True)
-        window = selectors.window_get(payload.validated_data["window"])
-        return Response(type(self).selector(window=window))
+        window = window_get(payload.validated_data["window"])
+        return Response(self.output(type(self).selector(window=window)).data)
 
 
-def _window_schema(description: str) -> Any:
+def _window_schema(description: str, output: type[serializers.Serializer]) -> Any:
     return extend_schema_view(
         get=extend_schema(
             parameters=[WINDOW_PARAM],
-            responses=dict,
+            responses=output,
             tags=["monitoring"],
             description=f"{description} {WINDOWS_DOC}",
         )
     )
 
 
-@_window_schema("Completed instructions in the window: `value`, `per_hour`, `series`.")
+@_window_schema(
+    "Completed instructions in the window: `value`, `per_hour`, `series`.", s.ThroughputOutput
+)
 class ThroughputView(_WindowMetricView):
-    selector = staticmethod(selectors.metrics_throughput)
+    selector = staticmethod(metrics_throughput)
+    output = s.ThroughputOutput
 
 
 @_window_schema(
@@ -78,31 +92,35 @@ class ThroughputView(_WindowMetricView):
     "`avg_seconds` (exact), `p50_seconds` and `p95_seconds` (`value` = p50), and per bucket "
     "`count` and `avg_seconds`. The percentiles are read from a latency histogram with "
     "8 log-scale buckets per doubling: each is within ±4.4 % of the exact nearest-rank value "
-    "(0 stays 0)."
+    "(0 stays 0).",
+    s.LatencyOutput,
 )
 class LatencyView(_WindowMetricView):
-    selector = staticmethod(selectors.metrics_latency)
+    selector = staticmethod(metrics_latency)
+    output = s.LatencyOutput
 
 
 @_window_schema(
     "Failed share of the instructions that finished (completed or failed) in the window, by "
     "`completed_at`: `value`, `failed`, `finished`, `series`. A failed row that is retried or "
-    "cancelled leaves the count at once."
+    "cancelled leaves the count at once.",
+    s.ErrorRateOutput,
 )
 class ErrorRateView(_WindowMetricView):
-    selector = staticmethod(selectors.metrics_error_rate)
+    selector = staticmethod(metrics_error_rate)
+    output = s.ErrorRateOutput
 
 
 class QueueDepthView(APIView):
-    @extend_schema(responses=dict, tags=["monitoring"])
+    @extend_schema(responses=s.QueueDepthOutput, tags=["monitoring"])
     def get(self, request: Request) -> Response:
-        return Response(selectors.metrics_queue_depth())
+        return Response(s.QueueDepthOutput(metrics_queue_depth()).data)
 
 
 class DataFlowView(APIView):
     @extend_schema(
         parameters=[OpenApiParameter("hand_id", int, required=True)],
-        responses=dict,
+        responses=s.DataFlowOutput,
         tags=["monitoring"],
         description="One hand's story: instructions, outputs, status chain, correlated events.",
     )
@@ -110,17 +128,7 @@ class DataFlowView(APIView):
         payload = s.DataFlowInput(data=request.query_params)
         payload.is_valid(raise_exception=True)
         hand = get_object_or_404(Hand, pk=payload.validated_data["hand_id"])
-        flow = selectors.data_flow(hand=hand)
-        return Response(
-            {
-                "hand": HandOutput(flow["hand"]).data,
-                "instructions": InstructionOutput(flow["instructions"], many=True).data,
-                "outputs": OutputOutput(flow["outputs"], many=True).data,
-                "status_chain": flow["status_chain"],
-                "events": s.EventOutput(flow["events"], many=True).data,
-                "complete": flow["complete"],
-            }
-        )
+        return Response(s.DataFlowOutput(data_flow(hand=hand)).data)
 
 
 @extend_schema(tags=["events"])
@@ -131,16 +139,16 @@ class EventListView(generics.ListAPIView):
     filter_backends = [DjangoFilterBackend]
     filterset_class = EventFilter
 
-    def get_queryset(self):
-        return selectors.event_list()
+    def get_queryset(self) -> QuerySet[MonitoringEvent]:
+        return event_list()
 
 
 @extend_schema(tags=["events"])
 class EventDetailView(generics.RetrieveAPIView):
     serializer_class = s.EventOutput
 
-    def get_queryset(self):
-        return selectors.event_list()
+    def get_queryset(self) -> QuerySet[MonitoringEvent]:
+        return event_list()
 
 
 class EventResolveView(APIView):
@@ -159,9 +167,9 @@ class EventResolveView(APIView):
 
 
 class OrchestratorStatusView(APIView):
-    @extend_schema(responses=dict, tags=["orchestrator"])
+    @extend_schema(responses=s.OrchestratorStatusOutput, tags=["orchestrator"])
     def get(self, request: Request) -> Response:
-        return Response(selectors.orchestrator_status())
+        return Response(s.OrchestratorStatusOutput(orchestrator_status()).data)
 
 
 class SyncRequestView(APIView):

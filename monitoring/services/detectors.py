@@ -26,8 +26,9 @@ from django.utils import timezone
 from automation_hub.journal import event_open, event_record, events_auto_resolve
 from automation_hub.models import EventType, MonitoringEvent, Severity
 from hands.models import Hand
-from monitoring import selectors
 from monitoring.models import BlockStatus
+from monitoring.selectors.health import delayed_instructions, orphan_hands
+from monitoring.selectors.metrics import completions_between, error_rate_between
 from monitoring.services.orchestrator import block_touch
 from rendering.models import InstructionStatus, RenderInstruction
 from rendering.services.premium import premium_instruction_create
@@ -84,7 +85,7 @@ class RunReport:
 
 def find_delayed(*, now: datetime) -> list[Finding]:
     minutes = settings.MONITOR_DELAYED_PENDING_MINUTES
-    rows = selectors.delayed_instructions(now=now).order_by("created_at")[:MAX_SUBJECTS]
+    rows = delayed_instructions(now=now).order_by("created_at")[:MAX_SUBJECTS]
     return [
         Finding(
             dedup_key=f"{DELAYED}:{row.pk}",
@@ -104,7 +105,7 @@ def find_delayed(*, now: datetime) -> list[Finding]:
 
 
 def find_orphans(*, now: datetime) -> list[Finding]:
-    hands = selectors.orphan_hands(now=now).order_by("created_at")[:MAX_SUBJECTS]
+    hands = orphan_hands(now=now).order_by("created_at")[:MAX_SUBJECTS]
     return [
         Finding(
             dedup_key=f"{ORPHAN}:{hand.pk}",
@@ -125,7 +126,7 @@ def find_orphans(*, now: datetime) -> list[Finding]:
 
 def find_error_spike(*, now: datetime) -> list[Finding]:
     """Failed share of the last hour's finished jobs above the threshold, on enough jobs."""
-    failed, finished = selectors.error_rate_between(now - timedelta(hours=1), now)
+    failed, finished = error_rate_between(now - timedelta(hours=1), now)
     threshold = settings.MONITOR_ERROR_RATE_THRESHOLD
     if finished < settings.MONITOR_ERROR_RATE_MIN_SAMPLE or failed / finished <= threshold:
         return []
@@ -146,8 +147,8 @@ def find_error_spike(*, now: datetime) -> list[Finding]:
 def find_throughput_drop(*, now: datetime) -> list[Finding]:
     """This hour's completions below ratio times the previous hour's, on enough volume."""
     hour = timedelta(hours=1)
-    current = selectors.completions_between(now - hour, now)
-    previous = selectors.completions_between(now - 2 * hour, now - hour)
+    current = completions_between(now - hour, now)
+    previous = completions_between(now - 2 * hour, now - hour)
     ratio = settings.MONITOR_THROUGHPUT_DROP_RATIO
     if previous < settings.MONITOR_THROUGHPUT_MIN_VOLUME or current >= ratio * previous:
         return []

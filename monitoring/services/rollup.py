@@ -27,7 +27,7 @@ from automation_hub.schedules import schedule_every_minutes
 from hands.models import Hand
 from monitoring.histogram import Histogram, histogram_merge, histogram_to_json
 from monitoring.models import MetricHour, MetricMinute, MetricRollupState
-from monitoring.rollup_selectors import (
+from monitoring.selectors.rollup import (
     HOUR,
     MINUTE,
     Facts,

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from http import HTTPStatus
 
 import pytest
@@ -7,7 +9,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from automation_hub.models import MonitoringEvent
+from automation_hub.models import ApiKey, MonitoringEvent
+from automation_hub.services import api_key_create
+from monitoring.selectors.dashboard import QueueCounts
 from rendering.models import InstructionStatus, RenderInstruction, RenderOutput
 from tests.dashboard.factories import instruction, png_output, premium_hand
 
@@ -59,12 +63,12 @@ def test_it_shows_the_overview_figures_of_the_database(browser):
 
     assert response.status_code == HTTPStatus.OK
     overview = response.context["overview"]
-    assert overview["metrics"]["throughput_1h"] == 1
-    assert overview["metrics"]["error_rate_1h"] == 0.5
+    assert overview.metrics.throughput_1h == 1
+    assert overview.metrics.error_rate_1h == 0.5
     # The hand's premium instruction is still pending; nothing is processing.
-    assert overview["metrics"]["queue_depth"] == {"pending": 1, "processing": 0}
-    assert overview["projects"]["feature_table"]["hands_today"] == 1
-    assert overview["projects"]["feature_table"]["status"] == "active"
+    assert overview.metrics.queue_depth == QueueCounts(pending=1, processing=0)
+    assert overview.projects.feature_table.hands_today == 1
+    assert overview.projects.feature_table.status == "active"
     body = response.content.decode()
     assert f'data-hand-id="{hand.pk}"' in body
     assert "error_rate_spike" in body
@@ -74,6 +78,63 @@ def test_it_shows_the_overview_figures_of_the_database(browser):
     # The producer cards say when each producer was last seen, not "never".
     seen = timezone.localtime(hand.created_at).strftime("%H:%M:%S")
     assert f"Last activity {seen}" in body
+
+
+def _section(body: str, element_id: str, end: str) -> str:
+    """The HTML from the element with `element_id` to the first `end` tag after it."""
+    start = body.index(f'id="{element_id}"')
+    return body[start : body.index(end, start)]
+
+
+OVERVIEW_PAGES = ["monitoring:overview", "monitoring:overview-summary"]
+
+
+@pytest.mark.parametrize("page", OVERVIEW_PAGES)
+def test_it_shows_the_time_of_each_active_alert(browser, settings, page):
+    settings.TIME_ZONE = "America/New_York"  # the page speaks the hub's local time
+    now = timezone.now()
+    warning = MonitoringEvent.objects.create(
+        type="anomaly",
+        code="delayed_instruction",
+        severity="warning",
+        source="monitor",
+        message="Instruction 7 has been pending for 41 min",
+    )
+    error = MonitoringEvent.objects.create(
+        type="alert", code="error_rate_spike", severity="error", source="monitor", message="boom"
+    )
+    MonitoringEvent.objects.filter(pk=warning.pk).update(created_at=now - timedelta(minutes=5))
+    MonitoringEvent.objects.filter(pk=error.pk).update(created_at=now - timedelta(hours=2))
+
+    response = browser.get(reverse(page))
+
+    assert response.status_code == HTTPStatus.OK
+    alerts = _section(response.content.decode(), "active-alerts", "</section>")
+    for event in (warning, error):
+        event.refresh_from_db()
+        shown = timezone.localtime(event.created_at).strftime("%H:%M:%S")
+        line = rf"<strong>{event.code}</strong> {event.message} <time[^>]*>{shown}</time>"
+        assert re.search(line, alerts), (shown, alerts)
+
+
+@pytest.mark.parametrize("page", OVERVIEW_PAGES)
+def test_it_shows_when_each_producer_was_last_active(browser, settings, page):
+    settings.TIME_ZONE = "America/New_York"
+    now = timezone.now()
+    seen = {
+        "feature_table": now - timedelta(minutes=3, seconds=11),
+        "sub": now - timedelta(hours=1, minutes=9, seconds=2),
+    }
+    for role, moment in seen.items():
+        key, _ = api_key_create(role=role)
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=moment)
+
+    body = browser.get(reverse(page)).content.decode()
+
+    for role, moment in seen.items():
+        card = _section(body, f"producer-{role}", "</div>")
+        assert f"Last activity {timezone.localtime(moment):%H:%M:%S}" in card
+    assert "Last activity never" in _section(body, "producer-ae", "</div>")
 
 
 def test_it_filters_and_paginates_instructions(browser):

@@ -11,15 +11,26 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from monitoring import page_selectors, selectors
 from monitoring.api.prometheus import prometheus_text
 from monitoring.models import MetricHour, MetricMinute, MetricRollupState
-from monitoring.rollup_selectors import (
+from monitoring.selectors.charts import metric_series
+from monitoring.selectors.dashboard import dashboard_summary
+from monitoring.selectors.health import completion_rate, orphan_hands
+from monitoring.selectors.metrics import (
+    completions_between,
+    error_rate_between,
+    metrics_error_rate,
+    metrics_latency,
+    metrics_throughput,
+)
+from monitoring.selectors.orchestrator import orchestrator_blocks
+from monitoring.selectors.rollup import (
     facts_from_rows_by_minute,
     hour_ceil,
     hour_floor,
     minute_floor,
 )
+from monitoring.selectors.windows import WINDOWS, window_get
 from monitoring.services.rollup import (
     ROLLUP_SCHEDULE,
     metrics_rollup_rebuild,
@@ -76,18 +87,18 @@ def broadcast_day(now: datetime) -> None:
 
 def figures(now: datetime) -> dict:
     """Every figure the monitoring APIs and pages serve, at `now`."""
-    windows = selectors.WINDOWS.values()
+    windows = WINDOWS.values()
     return {
-        "dashboard": selectors.dashboard_summary(now=now),
-        "throughput": [selectors.metrics_throughput(window=w, now=now) for w in windows],
-        "latency": [selectors.metrics_latency(window=w, now=now) for w in windows],
-        "error_rate": [selectors.metrics_error_rate(window=w, now=now) for w in windows],
-        "orchestrator": selectors.orchestrator_blocks(now=now),
-        "page_series": page_selectors.metric_series(now=now),
+        "dashboard": dashboard_summary(now=now),
+        "throughput": [metrics_throughput(window=w, now=now) for w in windows],
+        "latency": [metrics_latency(window=w, now=now) for w in windows],
+        "error_rate": [metrics_error_rate(window=w, now=now) for w in windows],
+        "orchestrator": orchestrator_blocks(now=now),
+        "page_series": metric_series(now=now),
         "detector_inputs": [
-            selectors.completions_between(now - timedelta(hours=2), now - timedelta(hours=1)),
-            selectors.error_rate_between(now - timedelta(hours=1), now),
-            sorted(h.pk for h in selectors.orphan_hands(now=now)),
+            completions_between(now - timedelta(hours=2), now - timedelta(hours=1)),
+            error_rate_between(now - timedelta(hours=1), now),
+            sorted(h.pk for h in orphan_hands(now=now)),
         ],
     }
 
@@ -243,7 +254,7 @@ def test_it_serves_the_same_api_bodies_before_and_after_the_rollup(person_client
         reverse("orchestrator-status"),
         *(
             f"{reverse(name)}?window={w}"
-            for w in selectors.WINDOWS
+            for w in WINDOWS
             for name in ("metrics-throughput", "metrics-latency", "metrics-error-rate")
         ),
     ]
@@ -261,9 +272,9 @@ def test_it_serves_the_same_api_bodies_before_and_after_the_rollup(person_client
 def test_it_puts_inner_bucket_edges_on_whole_minutes_and_keeps_the_window_exact():
     now = datetime(2026, 11, 23, 10, 37, 23, 500_000, tzinfo=UTC)
 
-    body = selectors.metrics_throughput(window=selectors.window_get("1h"), now=now)
+    body = metrics_throughput(window=window_get("1h"), now=now)
 
-    starts = [datetime.fromisoformat(b["start"]) for b in body["series"]]
+    starts = [b.start for b in body.series]
     assert starts[0] == now - timedelta(hours=1)
     assert starts[1] == datetime(2026, 11, 23, 9, 43, tzinfo=UTC)
     assert starts[-1] == datetime(2026, 11, 23, 10, 33, tzinfo=UTC)
@@ -285,10 +296,10 @@ def test_it_reads_what_still_changes_live_so_a_retry_a_cancel_or_a_late_completi
     waiting = make_instruction(status="pending", priority=1, created_at=now - timedelta(hours=3))
     doomed = make_instruction(status="pending", priority=9, created_at=now - timedelta(hours=3))
     metrics_rollup_run(now=now)
-    day = selectors.window_get("24h")
-    before = selectors.metrics_error_rate(window=day, now=now)
-    assert (before["failed"], before["finished"]) == (1, 7)
-    assert selectors.completion_rate(now=now) == pytest.approx(6 / 9, abs=1e-4)
+    day = window_get("24h")
+    before = metrics_error_rate(window=day, now=now)
+    assert (before.failed, before.finished) == (1, 7)
+    assert completion_rate(now=now) == pytest.approx(6 / 9, abs=1e-4)
 
     with django_capture_on_commit_callbacks(execute=True):
         for name, row in (("action-retry", lost), ("action-cancel", doomed)):
@@ -303,11 +314,11 @@ def test_it_reads_what_still_changes_live_so_a_retry_a_cancel_or_a_late_completi
     )
     later = timezone.now()
 
-    after = selectors.metrics_error_rate(window=day, now=later)
-    assert (after["failed"], after["finished"]) == (0, 7)  # one failure retried, one completion
+    after = metrics_error_rate(window=day, now=later)
+    assert (after.failed, after.finished) == (0, 7)  # one failure retried, one completion
     # 7 of the 9 created are COMPLETED; the cancelled one leaves the denominator
-    assert selectors.completion_rate(now=later) == pytest.approx(7 / 8, abs=1e-4)
-    assert selectors.metrics_throughput(window=day, now=later)["value"] == 7
+    assert completion_rate(now=later) == pytest.approx(7 / 8, abs=1e-4)
+    assert metrics_throughput(window=day, now=later).value == 7
     assert figures(later) == from_scratch(later)
 
 
@@ -321,8 +332,8 @@ def test_it_counts_a_long_waiting_job_in_the_day_it_was_created_not_the_one_it_c
     make_instruction(status="pending", created_at=now - timedelta(hours=3))
     metrics_rollup_run(now=now)
 
-    assert selectors.completion_rate(now=now) == pytest.approx(3 / 4, abs=1e-4)
-    assert selectors.completions_between(now - timedelta(hours=24), now) == 6
+    assert completion_rate(now=now) == pytest.approx(3 / 4, abs=1e-4)
+    assert completions_between(now - timedelta(hours=24), now) == 6
     assert figures(now) == from_scratch(now)
 
 
@@ -332,10 +343,10 @@ def test_it_counts_a_row_that_commits_late_within_the_settle_delay():
 
     completed(now, timedelta(seconds=100), timedelta(seconds=5))  # stamped before the run
 
-    hour = selectors.window_get("1h")
-    assert selectors.metrics_throughput(window=hour, now=now)["value"] == 1
+    hour = window_get("1h")
+    assert metrics_throughput(window=hour, now=now).value == 1
     metrics_rollup_run(now=now + timedelta(minutes=2))
-    assert selectors.metrics_throughput(window=hour, now=now)["value"] == 1
+    assert metrics_throughput(window=hour, now=now).value == 1
 
 
 def test_it_needs_a_rebuild_for_rows_dated_back_behind_its_edge():
@@ -344,10 +355,10 @@ def test_it_needs_a_rebuild_for_rows_dated_back_behind_its_edge():
 
     completed(now, timedelta(hours=2), timedelta(seconds=5))  # written today, dated 2 h back
 
-    day = selectors.window_get("24h")
-    assert selectors.metrics_throughput(window=day, now=now)["value"] == 0
+    day = window_get("24h")
+    assert metrics_throughput(window=day, now=now).value == 0
     metrics_rollup_rebuild(since=now - timedelta(hours=3), now=now)
-    assert selectors.metrics_throughput(window=day, now=now)["value"] == 1
+    assert metrics_throughput(window=day, now=now).value == 1
 
 
 def test_it_checks_only_the_orphans_it_knows_and_sees_their_instruction_at_once(settings):
@@ -359,14 +370,14 @@ def test_it_checks_only_the_orphans_it_knows_and_sees_their_instruction_at_once(
     metrics_rollup_run(now=now)
 
     assert MetricRollupState.objects.get().orphan_hand_ids == [orphan.pk]
-    assert [h.pk for h in selectors.orphan_hands(now=now)] == [orphan.pk]
+    assert [h.pk for h in orphan_hands(now=now)] == [orphan.pk]
     recent = make_hand(premium=True, age=timedelta(minutes=1))  # after the edge: checked live
-    assert {h.pk for h in selectors.orphan_hands()} == {orphan.pk, recent.pk}
+    assert {h.pk for h in orphan_hands()} == {orphan.pk, recent.pk}
 
     make_instruction(hand=orphan)
     make_instruction(hand=recent)
 
-    assert list(selectors.orphan_hands()) == []
+    assert list(orphan_hands()) == []
     metrics_rollup_run(now=timezone.now() + timedelta(minutes=5))
     assert MetricRollupState.objects.get().orphan_hand_ids == []
 

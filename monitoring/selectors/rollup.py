@@ -71,7 +71,8 @@ def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
 
 @dataclass
 class Facts:
-    """What happened in a range (or one bucket of it)."""
+    """What happened in a range (or one bucket of it). Mutable: a read adds its parts up into
+    one (`add`); once returned, callers only read it."""
 
     instructions_created: int = 0
     completed: int = 0
@@ -194,61 +195,81 @@ def _completions(ranges: list[tuple[datetime, datetime]]) -> QuerySet[RenderInst
     )
 
 
+class _Tally:
+    """Facts keyed by minute, or all under the key None when not counted per minute."""
+
+    def __init__(self, *, by_minute: bool) -> None:
+        self.by_minute = by_minute
+        self.out: dict[datetime | None, Facts] = {}
+
+    def at(self, minute: datetime | None) -> Facts:
+        return self.out.setdefault(minute if self.by_minute else None, Facts())
+
+
+def _tally_counted(tally: _Tally, fact: str, ranges: list[tuple[datetime, datetime]]) -> None:
+    rows, stamp = _counted_rows(fact)
+    rows = rows.filter(_in_ranges(stamp, ranges))
+    if not tally.by_minute:
+        setattr(tally.at(None), fact, rows.count())
+        return
+    grouped = rows.annotate(m=TruncMinute(stamp, tzinfo=UTC)).values_list("m")
+    for minute, n in grouped.annotate(n=Count("*")).order_by():
+        setattr(tally.at(minute), fact, n)
+
+
+def _tally_latencies(
+    tally: _Tally, ranges: list[tuple[datetime, datetime]], *, completed_too: bool
+) -> None:
+    """The histogram needs every latency: the rows themselves (a few minutes' worth on a
+    read; only the rollup asks for them per minute, and streams them)."""
+    completions = _completions(ranges).annotate(duration=_DURATION)
+    if tally.by_minute:
+        rows = completions.values_list("completed_at", "duration").iterator(chunk_size=10_000)
+    else:  # no timestamps: turning them into datetimes costs more than the query
+        rows = ((None, d) for d in completions.values_list("duration", flat=True))
+    for completed, duration in rows:
+        micros = duration // MICROSECOND
+        bucket = tally.at(minute_floor(completed) if completed else None)
+        bucket.latency_histogram[latency_bucket(micros / 1_000_000)] += 1
+        if completed_too:
+            bucket.completed += 1
+            bucket.latency_us_total += micros
+            if completed:
+                bucket.oldest_created_at = _earliest(bucket.oldest_created_at, completed - duration)
+
+
+def _tally_completions(tally: _Tally, ranges: list[tuple[datetime, datetime]]) -> None:
+    """Count, latency sum and earliest created_at of the completions, aggregated in SQL."""
+    summary = _completions(ranges)
+    aggregates = {"n": Count("*"), "total": Sum(_DURATION), "oldest": Min("created_at")}
+    if tally.by_minute:
+        grouped = summary.annotate(m=TruncMinute("completed_at", tzinfo=UTC)).values_list("m")
+        per_minute = list(grouped.annotate(**aggregates).order_by())
+    else:
+        row = summary.aggregate(**aggregates)
+        per_minute = [(None, row["n"], row["total"], row["oldest"])]
+    for minute, n, total, oldest in per_minute:
+        if n:
+            tally.at(minute).completed += n
+            tally.at(minute).latency_us_total += (total or timedelta(0)) // MICROSECOND
+            tally.at(minute).oldest_created_at = oldest
+
+
 def _base_facts(
     ranges: list[tuple[datetime, datetime]], facts: Iterable[str], *, by_minute: bool
 ) -> dict[datetime | None, Facts]:
     """Facts of the base rows in `ranges`, per minute (or all under the key None)."""
-    out: dict[datetime | None, Facts] = {}
-
-    def at(minute: datetime | None) -> Facts:
-        return out.setdefault(minute if by_minute else None, Facts())
-
+    tally = _Tally(by_minute=by_minute)
     facts = set(facts)
     if not ranges:
-        return out
+        return tally.out
     for fact in sorted(facts & _COUNTED):
-        rows, stamp = _counted_rows(fact)
-        rows = rows.filter(_in_ranges(stamp, ranges))
-        if not by_minute:
-            setattr(at(None), fact, rows.count())
-            continue
-        grouped = rows.annotate(m=TruncMinute(stamp, tzinfo=UTC)).values_list("m")
-        for minute, n in grouped.annotate(n=Count("*")).order_by():
-            setattr(at(minute), fact, n)
+        _tally_counted(tally, fact, ranges)
     if "latency" in facts:
-        # The histogram needs every latency: the rows themselves (a few minutes' worth on a
-        # read; only the rollup asks for them per minute, and streams them).
-        completions = _completions(ranges).annotate(duration=_DURATION)
-        if by_minute:
-            rows = completions.values_list("completed_at", "duration").iterator(chunk_size=10_000)
-        else:  # no timestamps: turning them into datetimes costs more than the query
-            rows = ((None, d) for d in completions.values_list("duration", flat=True))
-        for completed, duration in rows:
-            micros = duration // MICROSECOND
-            bucket = at(minute_floor(completed) if completed else None)
-            bucket.latency_histogram[latency_bucket(micros / 1_000_000)] += 1
-            if "completed" in facts:
-                bucket.completed += 1
-                bucket.latency_us_total += micros
-                if completed:
-                    bucket.oldest_created_at = _earliest(
-                        bucket.oldest_created_at, completed - duration
-                    )
+        _tally_latencies(tally, ranges, completed_too="completed" in facts)
     elif "completed" in facts:
-        summary = _completions(ranges)
-        aggregates = {"n": Count("*"), "total": Sum(_DURATION), "oldest": Min("created_at")}
-        if by_minute:
-            grouped = summary.annotate(m=TruncMinute("completed_at", tzinfo=UTC)).values_list("m")
-            per_minute = list(grouped.annotate(**aggregates).order_by())
-        else:
-            row = summary.aggregate(**aggregates)
-            per_minute = [(None, row["n"], row["total"], row["oldest"])]
-        for minute, n, total, oldest in per_minute:
-            if n:
-                at(minute).completed += n
-                at(minute).latency_us_total += (total or timedelta(0)) // MICROSECOND
-                at(minute).oldest_created_at = oldest
-    return out
+        _tally_completions(tally, ranges)
+    return tally.out
 
 
 def facts_from_rows_by_minute(
