@@ -2,6 +2,8 @@
 
 * kill: a worker process is SIGKILLed while it renders a job; measured is the time until another
   worker renders that job again (its row PROCESSING under a new holder). Repeated `--kills` times.
+* hang: the same with SIGSTOP (alive but silent, as a hung or cut-off worker): only the lease
+  timeout can tell. Repeated `--hangs` times.
 * retry: a failed job's backoff ends; measured is how late its retry starts (`started_at` minus
   the end of the backoff). Repeated `--retries` times.
 
@@ -39,8 +41,9 @@ SLOW = {"format": "PNG", "resolution": "1280x720", "frame_count": 240}
 LAYERS = {"winner": "Alice", "hand_rank_label": "Royal Flush", "pot_size": 10}
 
 
-def one_kill(timeout: float) -> float:
-    """Seconds from SIGKILL of the worker rendering a job to its render starting again."""
+def one_kill(timeout: float, signum: int = signal.SIGKILL) -> float:
+    """Seconds from SIGKILL (or SIGSTOP: a hung worker, alive but silent) of the worker rendering
+    a job to its render starting again."""
     row, _ = instruction_create(
         template_name="premium_hand", layer_data=LAYERS, output_settings=SLOW
     )
@@ -52,7 +55,8 @@ def one_kill(timeout: float) -> float:
         what="the render to start",
     )
     holder = RenderInstruction.objects.get(pk=row.pk).claimed_by
-    os.kill(int(holder.rsplit(":", 1)[1]), signal.SIGKILL)
+    pid = int(holder.rsplit(":", 1)[1])
+    os.kill(pid, signum)
     killed = time.monotonic()
     wait_for(
         lambda: (
@@ -66,6 +70,8 @@ def one_kill(timeout: float) -> float:
         interval=0.05,
     )
     again = time.monotonic() - killed
+    if signum == signal.SIGSTOP:
+        os.kill(pid, signal.SIGCONT)  # it wakes up to find its job gone: its report is refused
     wait_for(
         lambda: RenderInstruction.objects.filter(pk=row.pk, status=S.COMPLETED).exists(),
         timeout=300,
@@ -97,7 +103,9 @@ def one_retry(timeout: float, backoff: float = 3.0) -> float:
     return (RenderInstruction.objects.get(pk=row.pk).started_at - due).total_seconds()
 
 
-def summary(samples: list[float]) -> dict[str, float | int | list[float]]:
+def summary(samples: list[float]) -> dict[str, float | int | list[float]] | None:
+    if not samples:
+        return None
     return {
         "runs": len(samples),
         "p50_s": median(samples),
@@ -110,6 +118,7 @@ def summary(samples: list[float]) -> dict[str, float | int | list[float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--kills", type=int, default=10)
+    parser.add_argument("--hangs", type=int, default=3)
     parser.add_argument("--retries", type=int, default=10)
     parser.add_argument("--timeout", type=float, default=900, help="give up on one sample")
     parser.add_argument("--no-supervisor", action="store_true")
@@ -120,6 +129,7 @@ def main() -> None:
         supervisor = contextlib.nullcontext() if args.no_supervisor else running_supervisor(env)
         with running_cluster(env), supervisor:
             kills = [one_kill(args.timeout) for _ in range(args.kills)]
+            hangs = [one_kill(args.timeout, signal.SIGSTOP) for _ in range(args.hangs)]
             retries = [one_retry(args.timeout) for _ in range(args.retries)]
     print(
         json.dumps(
@@ -133,6 +143,7 @@ def main() -> None:
                     "workers": 2,
                 },
                 "killed_worker_job_renders_again": summary(kills),
+                "hung_worker_job_renders_again": summary(hangs),
                 "retry_start_after_backoff": summary(retries),
             },
             indent=2,
