@@ -38,3 +38,10 @@ def scheduled_sync(sync_type: str) -> int | None:
     from monitoring.services.orchestrator import sync_scheduled
 
     return sync_scheduled(type=sync_type)
+
+
+def prune_storage() -> dict[str, int]:
+    """Scheduled hourly (created after `migrate`): delete what is past its retention."""
+    from monitoring.services.retention import retention_prune
+
+    return {count.table: count.rows for count in retention_prune()}

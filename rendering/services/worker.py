@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 
 from django.conf import settings
@@ -33,6 +34,16 @@ from rendering.services.queue import (
 logger = logging.getLogger(__name__)
 
 
+# Set in a worker process whose cluster is stopping (`manage.py runworkers` sends it SIGUSR1):
+# the render under way finishes, nothing new is claimed.
+_stop_requested = threading.Event()
+
+
+def worker_stop_request(*_signal_args: object) -> None:
+    """Signal-safe: the worker's claim loop ends after the render it is doing."""
+    _stop_requested.set()
+
+
 def worker_identity() -> str:
     """host:pid: unique among the live workers, and says where to look when one is stuck."""
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -47,7 +58,7 @@ def queue_work(*, budget_seconds: float | None = None, worker_id: str | None = N
     budget = settings.RENDER_TASK_BUDGET_SECONDS if budget_seconds is None else budget_seconds
     deadline = time.monotonic() + budget
     rendered = 0
-    while True:
+    while not _stop_requested.is_set():
         if not breaker_allows(backend=backend):
             break  # jobs stay PENDING, retries unspent; the sweep wakes us after the reset
         instruction = instruction_claim_next(worker_id=worker_id, backend=backend)
