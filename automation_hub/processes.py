@@ -74,7 +74,7 @@ def hub_processes_health(*, now: datetime | None = None) -> dict[str, ProcessHea
         if worst.beat_at < stale_before:
             detail = f"no heartbeat for {int((now - worst.beat_at).total_seconds())} s"
         elif worst.state == HubProcess.State.RESTARTING:
-            detail = f"restarting (restart {worst.restarts}, last exit: {worst.last_exit or '?'})"
+            detail = f"restarting after {worst.last_exit or '?'} ({worst.restarts} restarts so far)"
         else:
             detail = f"{worst.get_state_display()} (last exit: {worst.last_exit or '?'})"
         health[name] = ProcessHealth(name, False, detail)

@@ -186,8 +186,10 @@ class Supervisor:
 
     # ----------------------------------------------------------------------------------------
     def _beat_loop(self) -> None:
+        self._beat()
         while not self._stopping.wait(settings.HUB_HEARTBEAT_SECONDS):
             self._beat()
+        connections.close_all()  # this thread's own connection
 
     def _beat(self, *, final: bool = False) -> None:
         with self._lock:

@@ -4,27 +4,52 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('automation_hub', '0002_live_event'),
+        ("automation_hub", "0002_live_event"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='HubProcess',
+            name="HubProcess",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=64)),
-                ('host', models.CharField(max_length=255)),
-                ('state', models.CharField(choices=[('running', 'running'), ('restarting', 'restarting'), ('failed', 'failed (gave up)'), ('stopped', 'stopped')], max_length=12)),
-                ('pid', models.PositiveIntegerField(blank=True, null=True)),
-                ('restarts', models.PositiveIntegerField(default=0)),
-                ('last_exit', models.CharField(blank=True, max_length=255)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('beat_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=64)),
+                ("host", models.CharField(max_length=255)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("running", "running"),
+                            ("restarting", "restarting"),
+                            ("failed", "failed (gave up)"),
+                            ("stopped", "stopped"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("pid", models.PositiveIntegerField(blank=True, null=True)),
+                ("restarts", models.PositiveIntegerField(default=0)),
+                ("last_exit", models.CharField(blank=True, max_length=255)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("beat_at", models.DateTimeField()),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('name', 'host'), name='hubprocess_name_host_unique'), models.CheckConstraint(condition=models.Q(('state__in', ['running', 'restarting', 'failed', 'stopped'])), name='hubprocess_state_valid')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("name", "host"), name="hubprocess_name_host_unique"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("state__in", ["running", "restarting", "failed", "stopped"])
+                        ),
+                        name="hubprocess_state_valid",
+                    ),
+                ],
             },
         ),
     ]
