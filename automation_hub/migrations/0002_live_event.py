@@ -6,32 +6,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("automation_hub", "0001_initial"),
+        ('automation_hub', '0001_initial'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="LiveEvent",
+            name='LiveEvent',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("type", models.CharField(max_length=32)),
-                (
-                    "data",
-                    models.JSONField(
-                        default=dict, encoder=django.core.serializers.json.DjangoJSONEncoder
-                    ),
-                ),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('type', models.CharField(max_length=32)),
+                ('data', models.JSONField(default=dict, encoder=django.core.serializers.json.DjangoJSONEncoder)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                "ordering": ["id"],
-                "indexes": [models.Index(fields=["created_at"], name="liveevent_created_idx")],
+                'ordering': ['id'],
+                'indexes': [models.Index(fields=['created_at'], name='liveevent_created_idx')],
             },
         ),
     ]
