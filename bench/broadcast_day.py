@@ -545,7 +545,8 @@ class Load:
             )
 
     def _people(self) -> None:
-        http = self.client(None)
+        http = self.client(None)  # Basic auth for the API, a signed-in session for the pages
+        http.cookies.set("sessionid", session_cookie(self.url), domain="127.0.0.1")
         pages = ["/overview/", "/instructions/", "/events/", "/hands/", "/outputs/"]
         action_share = PEAK_PER_HOUR["actions"] / PEAK_PER_HOUR["page_views"]
         for _ in self._ticks("page_views"):
@@ -915,8 +916,9 @@ class Soak:
             .splitlines()[-1]
             for role in ("feature_table", "sub")
         }
-        # This process reads the same database for the checks at the end.
-        os.environ.update(env)
+        # This process reads the same database for the checks at the end; its ORM calls are
+        # plain blocking checks, made beside (not inside) Playwright's event loop.
+        os.environ.update(env, DJANGO_ALLOW_ASYNC_UNSAFE="true")
         import django
 
         django.setup()
@@ -1102,7 +1104,9 @@ class Soak:
             .count()
         )
         failed = rows.filter(status=InstructionStatus.FAILED)
-        reasons = failed.values_list("error_message").annotate(n=Count("id")).order_by("-n")[:8]
+        reasons: dict[str, int] = defaultdict(int)
+        for message in failed.values_list("error_message", flat=True):
+            reasons[re.sub(r"hub-\d+-[0-9a-f]+", "hub-<id>", message)[:120]] += 1
         return {
             "requested": rows.count(),
             "accepted_by_api": len(accepted),
@@ -1111,7 +1115,7 @@ class Soak:
             "completed": by_status.get(InstructionStatus.COMPLETED, 0),
             "failed_with_reason": failed.exclude(error_message="").count(),
             "failed_without_reason": failed.filter(error_message="").count(),
-            "failure_reasons": {reason[:120]: n for reason, n in reasons},
+            "failure_reasons": dict(sorted(reasons.items(), key=lambda kv: -kv[1])[:8]),
             "lost": len(accepted - existing) + unfinished,
             "unfinished_after_drain": unfinished,
             "rendered_twice": sum(1 for n in ae.values() if n > 1) + outputs,
