@@ -9,6 +9,7 @@ grows a table without end.
 | django-q2 OrmQ (embedded broker) | messages nobody took: 24 h | RETENTION_BROKER_MESSAGE_HOURS |
 | LiveEvent | 24 h | LIVE_EVENT_RETENTION_HOURS |
 | MetricMinute / MetricHour | 48 h (the rollup also drops them) | MONITOR_ROLLUP_RETENTION_HOURS |
+| HubProcess | processes not heard from for a day (old containers, old hosts) | - |
 
 Hands, instructions, outputs and audit entries are the broadcast's record: never pruned here.
 Runs hourly on the ops cluster (`retention: prune`), and as `manage.py prune [--dry-run]`.
@@ -26,7 +27,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 from django_q.models import OrmQ, Task
 
-from automation_hub.models import LiveEvent
+from automation_hub.models import HubProcess, LiveEvent
 from automation_hub.schedules import schedule_every_minutes, schedules_assign_ops_cluster
 from monitoring.models import MetricHour, MetricMinute, MonitoringEvent, SyncRun
 
@@ -62,6 +63,7 @@ def _rules(now: datetime) -> list[_Rule]:
     messages_before = now - timedelta(hours=settings.RETENTION_BROKER_MESSAGE_HOURS)
     live_before = now - timedelta(hours=settings.LIVE_EVENT_RETENTION_HOURS)
     metrics_before = now - timedelta(hours=settings.MONITOR_ROLLUP_RETENTION_HOURS)
+    processes_before = now - timedelta(days=1)
     newest_syncs = SyncRun.objects.values("type").annotate(newest=Max("id")).values("newest")
     return [
         _Rule(
@@ -110,6 +112,12 @@ def _rules(now: datetime) -> list[_Rule]:
             f"over {settings.MONITOR_ROLLUP_RETENTION_HOURS} h old",
             metrics_before,
             MetricHour.objects.filter(Q(hour__lt=metrics_before)),
+        ),
+        _Rule(
+            HubProcess,
+            "processes not heard from for 1 d",
+            processes_before,
+            HubProcess.objects.filter(beat_at__lt=processes_before),
         ),
     ]
 

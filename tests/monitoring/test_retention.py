@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.utils import timezone
 from django_q.models import OrmQ, Schedule, Task
 
-from automation_hub.models import LiveEvent
+from automation_hub.models import HubProcess, LiveEvent
 from monitoring.models import AuditEntry, MetricHour, MetricMinute, MonitoringEvent, SyncRun
 from monitoring.services.retention import PRUNE_SCHEDULE, retention_prune
 
@@ -74,6 +74,12 @@ def day_of_rows():
     MetricMinute.objects.create(minute=OLD.replace(second=0, microsecond=0))
     MetricMinute.objects.create(minute=RECENT.replace(second=0, microsecond=0))
     MetricHour.objects.create(hour=OLD.replace(minute=0, second=0, microsecond=0))
+    HubProcess.objects.create(
+        name="render-workers", host="old-container", state="running", beat_at=OLD
+    )
+    HubProcess.objects.create(
+        name="render-workers", host="new-container", state="running", beat_at=NOW
+    )
     audit = AuditEntry.objects.create(
         actor_name="engineer", action="retry", reason="r", target_type="instruction"
     )
@@ -92,6 +98,7 @@ def test_it_deletes_only_what_is_past_its_retention(day_of_rows):
         "automation_hub_liveevent": 1,
         "monitoring_metricminute": 1,
         "monitoring_metrichour": 1,
+        "automation_hub_hubprocess": 1,
     }
     rows = day_of_rows
     kept_events = set(MonitoringEvent.objects.values_list("pk", flat=True))
@@ -108,6 +115,7 @@ def test_it_deletes_only_what_is_past_its_retention(day_of_rows):
     assert list(Task.objects.values_list("pk", flat=True)) == [rows["recent_failure"].pk]
     assert list(LiveEvent.objects.values_list("data__id", flat=True)) == [2]
     assert OrmQ.objects.count() == MetricMinute.objects.count() == 1
+    assert list(HubProcess.objects.values_list("host", flat=True)) == ["new-container"]
     assert AuditEntry.objects.count() == 1  # the record of manual interventions stays
 
 
@@ -122,7 +130,7 @@ def test_it_says_what_a_dry_run_would_delete_and_deletes_nothing(day_of_rows):
         "total",
         "would",
         "delete",
-        "8",
+        "9",
         "rows",
         "(dry",
         "run)",
