@@ -327,6 +327,15 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def cpu_seconds(pid: int) -> float:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -642,6 +651,7 @@ class Prober:
         self.hub, self.day = hub, day
         self.cookie = session_cookie(hub.url)
         self.results: dict[str, list[tuple[float, bool]]] = defaultdict(list)
+        self.latency: dict[str, list[float]] = defaultdict(list)
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.threads = [
@@ -671,6 +681,7 @@ class Prober:
                 ok = False
             with self.lock:
                 self.results[name].append((self.day.elapsed(), ok))
+                self.latency[name].append((time.monotonic() - started) * 1000)
             self.stopping.wait(max(0.0, 1.0 - (time.monotonic() - started)))
 
     def _page(self) -> bool:
@@ -696,6 +707,9 @@ class Prober:
                     "probes": len(samples),
                     "failed": len(failed),
                     "failed_at_s": failed[:50],
+                    "p50_ms": round(_pct(sorted(self.latency[name]), 50), 1),
+                    "p99_ms": round(_pct(sorted(self.latency[name]), 99), 1),
+                    "max_ms": round(max(self.latency[name], default=0.0), 1),
                 }
         return out
 
@@ -715,15 +729,21 @@ class MemorySampler(threading.Thread):
         super().__init__(daemon=True)
         self.hub, self.day = hub, day
         self.samples: dict[str, list[tuple[float, float]]] = defaultdict(list)
+        self.cpu: dict[str, list[float]] = defaultdict(list)  # % of one core, per 10 s
         self.stopping = threading.Event()
 
     def run(self) -> None:
+        last: dict[int, float] = {}
         while not self.stopping.is_set():
             for part, leader in self.hub.part_leaders().items():
                 pids = [leader, *descendants(leader)]
                 # Per process: the goal is each process < 512 MB; the largest one is the figure.
                 largest = max((rss_mb(pid) for pid in pids), default=0.0)
                 self.samples[part].append((self.day.sim_hour(), round(largest, 1)))
+                ticks = {pid: cpu_seconds(pid) for pid in pids}
+                used = sum(t - last[pid] for pid, t in ticks.items() if pid in last)
+                last.update(ticks)
+                self.cpu[part].append(round(used * 10, 1))  # seconds per 10 s → % of a core
             self.stopping.wait(10)
 
     def summary(self) -> dict[str, Any]:
@@ -740,6 +760,8 @@ class MemorySampler(threading.Thread):
                     100 * _slope(warm) / max(1.0, statistics.mean(v for _, v in warm)), 2
                 ),
                 "samples": len(values),
+                "cpu_pct_of_a_core_p50": _pct(sorted(self.cpu[part][1:]), 50),
+                "cpu_pct_of_a_core_max": max(self.cpu[part][1:], default=0.0),
             }
         return out
 
