@@ -483,9 +483,7 @@ class Load:
         self.threads: list[threading.Thread] = []
         self.burst_done = False
 
-    def client(self, role: str | None) -> httpx.Client:
-        if role is None:
-            return httpx.Client(base_url=self.url, auth=ADMIN, timeout=15)
+    def client(self, role: str) -> httpx.Client:
         return httpx.Client(
             base_url=self.url, headers={"Authorization": f"Api-Key {self.keys[role]}"}, timeout=15
         )
@@ -554,8 +552,7 @@ class Load:
             )
 
     def _people(self) -> None:
-        http = self.client(None)  # Basic auth for the API, a signed-in session for the pages
-        http.cookies.set("sessionid", session_cookie(self.url), domain="127.0.0.1")
+        http = signed_in(self.url)
         pages = ["/overview/", "/instructions/", "/events/", "/hands/", "/outputs/"]
         action_share = PEAK_PER_HOUR["actions"] / PEAK_PER_HOUR["page_views"]
         for _ in self._ticks("page_views"):
@@ -634,15 +631,23 @@ def websocket_hello(port: int, cookie: str, timeout: float = 5.0) -> bool:
         return message.get("type") == "hello"
 
 
+def signed_in(url: str) -> httpx.Client:
+    """A client signed in like an engineer's browser: session cookie, CSRF token on writes.
+    (Not HTTP Basic: that hashes the password on every request, which no page does.)"""
+    http = httpx.Client(base_url=url, timeout=15)
+    http.get("/login/")
+    token = http.cookies["csrftoken"]
+    http.post(
+        "/login/",
+        data={"username": ADMIN[0], "password": ADMIN[1], "csrfmiddlewaretoken": token},
+        headers={"Referer": f"{url}/login/"},
+    )
+    http.headers["X-CSRFToken"] = http.cookies["csrftoken"]
+    return http
+
+
 def session_cookie(url: str) -> str:
-    with httpx.Client(base_url=url, timeout=10) as http:
-        http.get("/login/")
-        token = http.cookies["csrftoken"]
-        http.post(
-            "/login/",
-            data={"username": ADMIN[0], "password": ADMIN[1], "csrfmiddlewaretoken": token},
-            headers={"Referer": f"{url}/login/"},
-        )
+    with signed_in(url) as http:
         return http.cookies["sessionid"]
 
 
@@ -691,7 +696,9 @@ class Prober:
         return response.status_code == 200 and b"live-indicator" in response.content
 
     def _api(self) -> bool:
-        response = httpx.get(f"{self.hub.url}/api/dashboard", auth=ADMIN, timeout=5)
+        response = httpx.get(
+            f"{self.hub.url}/api/dashboard", cookies={"sessionid": self.cookie}, timeout=5
+        )
         return response.status_code == 200 and "metrics" in response.json()
 
     def _ws(self) -> bool:
@@ -992,7 +999,9 @@ class Soak:
     def finished(self, instruction_id: int) -> bool:
         with contextlib.suppress(httpx.HTTPError, ValueError):
             response = httpx.get(
-                f"{self.hub.url}/api/instructions/{instruction_id}", auth=ADMIN, timeout=5
+                f"{self.hub.url}/api/instructions/{instruction_id}",
+                cookies={"sessionid": self.prober.cookie},
+                timeout=5,
             )
             return response.json().get("status") == "completed"
         return False
