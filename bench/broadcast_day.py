@@ -647,8 +647,11 @@ def signed_in(url: str) -> httpx.Client:
 
 
 def session_cookie(url: str) -> str:
-    with signed_in(url) as http:
+    http = signed_in(url)
+    try:
         return http.cookies["sessionid"]
+    finally:
+        http.close()
 
 
 class Prober:
