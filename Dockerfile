@@ -11,4 +11,4 @@ RUN useradd --system --home /var/lib/hub hub && mkdir -p /var/lib/hub /srv/outpu
     && chown -R hub /var/lib/hub /srv/output
 USER hub
 EXPOSE 8080
-CMD ["python", "-m", "daphne", "-b", "0.0.0.0", "-p", "8080", "automation_hub.asgi:application"]
+CMD ["python", "manage.py", "runhub", "--host", "0.0.0.0", "--port", "8080"]

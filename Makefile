@@ -9,7 +9,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/wsop_hub
 TEST_REDIS_URL    ?= redis://127.0.0.1:6379/15
 PYTEST_ARGS ?=
 
-.PHONY: test-deps install run worker migrate test test-embedded test-production lint bench clean
+.PHONY: test-deps install run worker migrate test test-embedded test-production lint bench soak clean
 
 $(BIN)/.installed: requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,14 +30,15 @@ test-deps: install $(NEXRENDER_DIR)/node_modules/.installed
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
-## Set up everything and serve web + workers + schedules on http://$(HOST):$(PORT)
+## Set up everything and serve web + render workers + ops workers (schedules), supervised, on
+## http://$(HOST):$(PORT)
 run: migrate
 	@$(BIN)/python manage.py ensure_admin
 	$(BIN)/python manage.py runhub --host $(HOST) --port $(PORT)
 
-## One more django-q2 worker cluster beside `make run`
+## One more render worker cluster beside `make run`
 worker: install
-	$(BIN)/python manage.py qcluster
+	$(BIN)/python manage.py runworkers render
 
 ## The whole suite: lint, then every test in the embedded mode (SQLite + ORM broker) and in
 ## production mode (PostgreSQL + Redis).
@@ -65,3 +66,11 @@ bench: install
 		$(BIN)/python -m bench.queue_latency
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) SECRET_KEY=bench-only-secret \
 		$(BIN)/python -m bench.queue_throughput
+
+## A broadcast day at 10x peak with faults (bench/broadcast_day.py; JSON on stdout). Embedded mode
+## by default; SOAK_MODE=production runs private PostgreSQL and Redis servers of its own.
+## SOAK_ARGS="--minutes 10" for a quick run.
+SOAK_MODE ?= embedded
+SOAK_ARGS ?=
+soak: test-deps
+	env -u DATABASE_URL -u REDIS_URL $(BIN)/python -m bench.broadcast_day --mode $(SOAK_MODE) $(SOAK_ARGS)

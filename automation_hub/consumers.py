@@ -8,6 +8,7 @@ it saw, or the seq it was rendered at — and first receives what it missed, the
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -30,14 +31,21 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         # Until the catch-up is sent, live events wait here, so the page sees them in seq order.
         self._ready = False
         self._pending: list[dict[str, Any]] = []
-        self._sent_in_catchup: set[int] = set()
+        # Every seq sent on this socket: the reconcile sends only what is missing.
+        self._cursor = live.LiveCursor()
+        self._reconciler: asyncio.Task | None = None
         self._joined = True
         if settings.HUB_MODE == "production":
             await self.channel_layer.group_add(live.DASHBOARD_GROUP, self.channel_name)
         else:
             await live.relay.attach(self._deliver)
         await self.accept()
-        await self._catch_up(self._since())
+        if await self._catch_up(self._since()):
+            # What committed late (below `since`) or was not pushed, then the same periodically.
+            await live.live_reconcile(self._cursor, self.send_json)
+            self._reconciler = asyncio.get_running_loop().create_task(
+                live.live_reconcile_forever(self._cursor, self._send_new)
+            )
         self._ready = True
         for payload in self._pending:
             await self._deliver(payload)
@@ -47,6 +55,8 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         if not getattr(self, "_joined", False):
             return
         self._joined = False
+        if self._reconciler is not None:
+            self._reconciler.cancel()
         if settings.HUB_MODE == "production":
             await self.channel_layer.group_discard(live.DASHBOARD_GROUP, self.channel_name)
         else:
@@ -75,9 +85,12 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         if not self._ready:
             self._pending.append(payload)
             return
-        if payload["seq"] in self._sent_in_catchup:
-            return
-        await self.send_json(payload)
+        if self._cursor.admit(payload["seq"]):
+            await self.send_json(payload)
+
+    async def _send_new(self, payload: dict[str, Any]) -> None:
+        if self._joined and self._ready:
+            await self.send_json(payload)
 
     def _since(self) -> int | None:
         query = parse_qs(self.scope.get("query_string", b"").decode())
@@ -86,22 +99,30 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         except (KeyError, ValueError, IndexError):
             return None
 
-    async def _catch_up(self, since: int | None) -> None:
+    async def _catch_up(self, since: int | None) -> bool:
+        """Send what the page missed after `since`. False when the page must reload instead."""
         last = await database_sync_to_async(live.live_last_seq)()
         if since is None:
+            # "From now on": what is already there is not this socket's to receive.
+            recent = await database_sync_to_async(live.live_recent_ids)(
+                lookback_seconds=settings.LIVE_LOOKBACK_SECONDS
+            )
+            for seq in recent:
+                self._cursor.admit(seq)
             await self.send_json(_control("hello", seq=last))
-            return
+            return True
         limit = settings.LIVE_CATCHUP_LIMIT
         oldest = await database_sync_to_async(live.live_oldest_seq)()
         # Ahead of the log (database reset) or behind what is kept: the page must reload.
         if since > last or (since < oldest - 1) or last - since > limit:
             await self.send_json(_control("resync", seq=last))
-            return
+            return False
         events = await database_sync_to_async(live.live_events_since)(seq=since, limit=limit)
         for payload in events:
-            self._sent_in_catchup.add(payload["seq"])
+            self._cursor.admit(payload["seq"])
             await self.send_json(payload)
         await self.send_json(_control("hello", seq=last))
+        return True
 
 
 def _control(kind: str, *, seq: int) -> dict[str, Any]:

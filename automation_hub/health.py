@@ -1,4 +1,5 @@
-"""Reachability of what the hub depends on: the database and the queue broker."""
+"""Reachability of what the hub depends on (the database, the queue broker) and which of its own
+processes run."""
 
 from __future__ import annotations
 
@@ -32,3 +33,13 @@ def broker_check() -> str | None:
     except redis.RedisError as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
+
+
+def processes_check() -> dict[str, str]:
+    """Supervised process name → "ok" or what is wrong ({} when nothing is supervised)."""
+    from automation_hub.processes import hub_processes_health
+
+    try:
+        return {name: h.detail for name, h in sorted(hub_processes_health().items())}
+    except Exception as exc:  # the table is unreadable: say so rather than fail readiness
+        return {"processes": f"{type(exc).__name__}: {exc}"}

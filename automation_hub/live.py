@@ -11,13 +11,20 @@ Delivery holds across processes and reconnects:
   which reaches every web process at once;
 * embedded (no Redis): the in-memory channel layer does not cross processes, so each web process
   runs one `DatabaseRelay` that reads rows past the last seq it saw and hands them to its sockets;
-* a page that reconnects sends the last seq it saw and gets the rows after it (`live_events_since`).
+* a page that reconnects sends the last seq it saw and gets the rows after it (`live_events_since`);
+* ids are handed out at INSERT, not at COMMIT: on PostgreSQL an event can become visible after a
+  later one was sent, and "after the last seq" would skip it for good. So each socket keeps a
+  `LiveCursor` of what it sent, and `live_reconcile` re-reads the ids of the last
+  LIVE_LOOKBACK_SECONDS (after the catch-up, then every LIVE_RECONCILE_SECONDS) and sends the ones
+  it has not sent: a page never silently diverges, whatever committed late, whatever push Redis
+  dropped. Pages drop seqs they already have and keep the newest state of each row.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -126,6 +133,80 @@ def live_events_since(*, seq: int, limit: int) -> list[dict[str, Any]]:
     """Payloads of the events after `seq`, oldest first, at most `limit`."""
     rows = LiveEvent.objects.filter(id__gt=seq).order_by("id")[:limit]
     return [live_event_payload(row) for row in rows]
+
+
+def live_recent_ids(*, lookback_seconds: float) -> list[int]:
+    """Ids of the events created in the last `lookback_seconds` (liveevent_created_idx)."""
+    since = timezone.now() - timedelta(seconds=lookback_seconds)
+    return list(
+        LiveEvent.objects.filter(created_at__gte=since).order_by("id").values_list("id", flat=True)
+    )
+
+
+def live_events_by_ids(*, ids: list[int]) -> list[dict[str, Any]]:
+    return [live_event_payload(row) for row in LiveEvent.objects.filter(id__in=ids).order_by("id")]
+
+
+class LiveCursor:
+    """What one socket was sent: seqs, kept for twice the look-back (the only ones that can come
+    again, from the reconcile or a late push)."""
+
+    def __init__(self) -> None:
+        self._sent: dict[int, float] = {}
+
+    def __contains__(self, seq: int) -> bool:
+        return seq in self._sent
+
+    def admit(self, seq: int) -> bool:
+        """True the first time a seq is seen (then it is to be sent), False after."""
+        if seq in self._sent:
+            return False
+        self._sent[seq] = time.monotonic()
+        return True
+
+    def forget_old(self) -> None:
+        horizon = time.monotonic() - 2 * settings.LIVE_LOOKBACK_SECONDS
+        if len(self._sent) > 1000 or (self._sent and min(self._sent.values()) < horizon):
+            self._sent = {seq: at for seq, at in self._sent.items() if at >= horizon}
+
+
+async def live_reconcile(
+    cursor: LiveCursor, send: Callable[[dict[str, Any]], Awaitable[None]]
+) -> int:
+    """Send the recent events this socket has not been sent (late commits, lost pushes), oldest
+    first. Returns how many."""
+    ids = await database_sync_to_async(live_recent_ids)(
+        lookback_seconds=settings.LIVE_LOOKBACK_SECONDS
+    )
+    missing = [seq for seq in ids if seq not in cursor]
+    sent = 0
+    if missing:
+        payloads = await database_sync_to_async(live_events_by_ids)(
+            ids=missing[: settings.LIVE_CATCHUP_LIMIT]
+        )
+        for payload in payloads:
+            if cursor.admit(payload["seq"]):
+                await send(payload)
+                sent += 1
+    cursor.forget_old()
+    return sent
+
+
+async def live_reconcile_forever(
+    cursor: LiveCursor, send: Callable[[dict[str, Any]], Awaitable[None]]
+) -> None:
+    """`live_reconcile` every LIVE_RECONCILE_SECONDS while the socket is open."""
+    while True:
+        await asyncio.sleep(settings.LIVE_RECONCILE_SECONDS)
+        try:
+            found = await live_reconcile(cursor, send)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # database restarting: the next round tries again
+            logger.warning("live reconcile failed", exc_info=True)
+            continue
+        if found:
+            logger.info("live reconcile sent %s event(s) a page had not had", found)
 
 
 def live_events_prune(*, older_than: timedelta | None = None) -> int:

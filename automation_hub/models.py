@@ -162,3 +162,39 @@ class MonitoringEvent(models.Model):
 
     def __str__(self) -> str:
         return f"[{self.severity}] {self.code}: {self.message[:60]}"
+
+
+class HubProcess(models.Model):
+    """One supervised process of the hub (web, render workers, ops workers, …) on one host.
+
+    Written only by its supervisor (`manage.py runhub`) every HUB_HEARTBEAT_SECONDS: readiness and
+    the dashboard badge read it, in either run mode, whatever host the process runs on.
+    A row whose beat is older than HUB_PROCESS_STALE_SECONDS means its supervisor is gone.
+    """
+
+    class State(models.TextChoices):
+        RUNNING = "running", "running"
+        RESTARTING = "restarting", "restarting"
+        FAILED = "failed", "failed (gave up)"
+        STOPPED = "stopped", "stopped"
+
+    name = models.CharField(max_length=64)
+    host = models.CharField(max_length=255)
+    state = models.CharField(max_length=12, choices=State.choices)
+    pid = models.PositiveIntegerField(null=True, blank=True)
+    restarts = models.PositiveIntegerField(default=0)
+    last_exit = models.CharField(max_length=255, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    beat_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["name", "host"], name="hubprocess_name_host_unique"),
+            models.CheckConstraint(
+                condition=Q(state__in=["running", "restarting", "failed", "stopped"]),
+                name="hubprocess_state_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.host} ({self.state})"

@@ -29,10 +29,12 @@ def notifications_configured() -> bool:
 
 
 def _enqueue(event_id: int) -> None:
-    from django_q.tasks import async_task
+    from automation_hub.schedules import ops_async_task
 
     try:
-        async_task("automation_hub.tasks.notify_event", event_id, task_name=f"notify-{event_id}")
+        ops_async_task(
+            "automation_hub.tasks.notify_event", event_id, task_name=f"notify-{event_id}"
+        )
     except Exception:  # a broker outage must not break whoever raised the event
         logger.exception("notification of event %s not queued", event_id)
 

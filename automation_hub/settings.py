@@ -323,8 +323,12 @@ if Q_TIMEOUT_SECONDS <= RENDER_TASK_BUDGET_SECONDS + RENDER_DEADLINE_SECONDS + 3
     raise ImproperlyConfigured(
         "Q_TIMEOUT_SECONDS must exceed RENDER_TASK_BUDGET_SECONDS + RENDER_DEADLINE_SECONDS + 30"
     )
+# The render workers are the default cluster ("hub"); the hub's own schedules and background
+# tasks run on a cluster/queue of their own (see "Processes" below), so renders never delay them.
+Q_RENDER_CLUSTER = "hub"
+Q_OPS_CLUSTER = "hub-ops"
 Q_CLUSTER: dict = {
-    "name": "hub",
+    "name": Q_RENDER_CLUSTER,
     "workers": Q_WORKERS,
     "timeout": Q_TIMEOUT_SECONDS,
     "retry": env.int("Q_RETRY_SECONDS", default=1200),
@@ -333,6 +337,14 @@ Q_CLUSTER: dict = {
     "save_limit": 200,
     "ack_failures": True,
     "label": "Task queue",
+    # `Q_CLUSTER_NAME=hub-ops` (what `manage.py runworkers ops` sets) selects these overrides.
+    "ALT_CLUSTERS": {
+        Q_OPS_CLUSTER: {
+            "workers": env.int("Q_OPS_WORKERS", default=2),
+            "timeout": env.int("Q_OPS_TIMEOUT_SECONDS", default=600),
+            "retry": env.int("Q_OPS_RETRY_SECONDS", default=900),
+        }
+    },
 }
 CHANNEL_LAYER_PREFIX: str = env.str(
     "CHANNEL_LAYER_PREFIX",
@@ -360,6 +372,54 @@ LIVE_RELAY_POLL_SECONDS: float = env.float("LIVE_RELAY_POLL_SECONDS", default=0.
 # A page that reconnects gets at most this many missed events; further behind, it reloads.
 LIVE_CATCHUP_LIMIT: int = env.int("LIVE_CATCHUP_LIMIT", default=5000)
 LIVE_EVENT_RETENTION_HOURS: int = env.int("LIVE_EVENT_RETENTION_HOURS", default=24)
+# PostgreSQL hands out ids in INSERT order, not commit order: an event can become visible after a
+# later one was sent. Every open socket re-reads the ids of the last LIVE_LOOKBACK_SECONDS every
+# LIVE_RECONCILE_SECONDS and sends what it has not sent (pages drop seqs they already have).
+LIVE_LOOKBACK_SECONDS: float = env.float("LIVE_LOOKBACK_SECONDS", default=60.0)
+LIVE_RECONCILE_SECONDS: float = env.float("LIVE_RECONCILE_SECONDS", default=5.0)
+
+# --------------------------------------------------------------------------------------------------
+# Processes (`manage.py runhub`) and retention (`manage.py prune`)
+# --------------------------------------------------------------------------------------------------
+# runhub restarts a child that exited after RUNHUB_BACKOFF_SECONDS, doubling up to
+# RUNHUB_BACKOFF_MAX_SECONDS; a child that ran RUNHUB_STABLE_SECONDS counts as healthy again. It
+# gives up (stops the hub, exit 1) after RUNHUB_MAX_FAST_CRASHES crashes in a row that each came
+# within RUNHUB_STABLE_SECONDS of their start.
+RUNHUB_BACKOFF_SECONDS: float = env.float("RUNHUB_BACKOFF_SECONDS", default=1.0)
+RUNHUB_BACKOFF_MAX_SECONDS: float = env.float("RUNHUB_BACKOFF_MAX_SECONDS", default=30.0)
+RUNHUB_STABLE_SECONDS: float = env.float("RUNHUB_STABLE_SECONDS", default=60.0)
+RUNHUB_MAX_FAST_CRASHES: int = env.int("RUNHUB_MAX_FAST_CRASHES", default=5)
+# SIGTERM: everything stopped within this (in-flight renders released, not lost).
+RUNHUB_STOP_SECONDS: float = env.float("RUNHUB_STOP_SECONDS", default=8.0)
+# A render worker cluster asked to stop lets running renders finish for this long, then releases
+# them (back to PENDING, no retry spent).
+RENDER_STOP_GRACE_SECONDS: float = env.float("RENDER_STOP_GRACE_SECONDS", default=5.0)
+# Each supervised process is heart-beaten into HubProcess this often; readiness and the dashboard
+# badge call a process down when its beat is older than HUB_PROCESS_STALE_SECONDS.
+HUB_HEARTBEAT_SECONDS: float = env.float("HUB_HEARTBEAT_SECONDS", default=2.0)
+HUB_PROCESS_STALE_SECONDS: float = env.float("HUB_PROCESS_STALE_SECONDS", default=10.0)
+
+# Retention: what `manage.py prune` (and its hourly schedule) deletes. Hands, instructions, outputs
+# and audit entries are the broadcast's record and are never pruned.
+RETENTION_RESOLVED_EVENT_DAYS: int = env.int("RETENTION_RESOLVED_EVENT_DAYS", default=7)
+RETENTION_SYNC_RUN_DAYS: int = env.int("RETENTION_SYNC_RUN_DAYS", default=7)
+# django-q2 task results, failures included (successes are also capped by save_limit).
+RETENTION_TASK_RESULT_DAYS: int = env.int("RETENTION_TASK_RESULT_DAYS", default=2)
+# ORM-broker messages nobody took (embedded mode): only wake-ups; the sweep re-sends them.
+RETENTION_BROKER_MESSAGE_HOURS: int = env.int("RETENTION_BROKER_MESSAGE_HOURS", default=24)
+PRUNE_EVERY_MINUTES: int = env.int("PRUNE_EVERY_MINUTES", default=60)
+# Rows per DELETE statement: short transactions while the hub is busy.
+PRUNE_BATCH_SIZE: int = env.int("PRUNE_BATCH_SIZE", default=5000)
+for _name in (
+    "RETENTION_RESOLVED_EVENT_DAYS",
+    "RETENTION_SYNC_RUN_DAYS",
+    "RETENTION_TASK_RESULT_DAYS",
+    "RETENTION_BROKER_MESSAGE_HOURS",
+    "PRUNE_EVERY_MINUTES",
+    "PRUNE_BATCH_SIZE",
+):
+    if vars()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be at least 1")
 
 # Login throttling: failed attempts per (client address, user name) and per address, per window.
 LOGIN_FAILURES_PER_USER: int = env.int("LOGIN_FAILURES_PER_USER", default=5)

@@ -8,9 +8,11 @@ from django.db.models.signals import post_migrate
 
 def _ensure_rollup_schedule(sender: AppConfig, using: str = "default", **kwargs: Any) -> None:
     # The metrics rollup exists wherever `migrate` ran: never created by hand.
+    from monitoring.services.retention import retention_schedules_ensure
     from monitoring.services.rollup import rollup_schedule_ensure
 
     rollup_schedule_ensure()
+    retention_schedules_ensure()
 
 
 class MonitoringConfig(AppConfig):

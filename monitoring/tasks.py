@@ -34,3 +34,10 @@ def run_sync(run_id: int) -> int | None:
 def scheduled_sync(sync_type: str) -> int | None:
     """The nightly full and the frequent incremental runs."""
     return sync_scheduled(type=sync_type)
+
+
+def prune_storage() -> dict[str, int]:
+    """Scheduled hourly (created after `migrate`): delete what is past its retention."""
+    from monitoring.services.retention import retention_prune
+
+    return {count.table: count.rows for count in retention_prune()}

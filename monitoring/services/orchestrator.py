@@ -71,10 +71,10 @@ def sync_request(*, type: str, requested_by: str) -> SyncRun:
 
 
 def _enqueue(run_id: int) -> None:
-    from django_q.tasks import async_task
+    from automation_hub.schedules import ops_async_task
 
     try:
-        async_task("monitoring.tasks.run_sync", run_id, task_name=f"sync-{run_id}")
+        ops_async_task("monitoring.tasks.run_sync", run_id, task_name=f"sync-{run_id}")
     except Exception as exc:
         logger.exception("sync run %s not queued", run_id)
         SyncRun.objects.filter(pk=run_id, status=SyncRun.Status.PENDING).update(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -44,6 +45,16 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+# Set in a worker process whose cluster is stopping (`manage.py runworkers` sends it SIGUSR1):
+# the render under way finishes, nothing new is claimed.
+_stop_requested = threading.Event()
+
+
+def worker_stop_request(*_signal_args: object) -> None:
+    """Signal-safe: the worker's claim loop ends after the render it is doing."""
+    _stop_requested.set()
+
+
 def queue_work(*, budget_seconds: float | None = None, worker_id: str | None = None) -> int:
     """Claim and render jobs until the queue is empty, the backend's breaker is open or the
     time budget is spent. Returns how many jobs this call rendered (whatever their outcome)."""
@@ -53,7 +64,7 @@ def queue_work(*, budget_seconds: float | None = None, worker_id: str | None = N
     budget = settings.RENDER_TASK_BUDGET_SECONDS if budget_seconds is None else budget_seconds
     deadline = time.monotonic() + budget
     rendered = 0
-    while True:
+    while not _stop_requested.is_set():
         if not breaker_allows(backend=backend):
             break  # jobs stay PENDING, retries unspent; the sweep wakes us after the reset
         instruction = instruction_claim_next(worker_id=worker_id, backend=backend)

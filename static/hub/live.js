@@ -3,6 +3,9 @@
  * The page is rendered at seq N (body[data-live-seq]); the socket asks for everything after the last
  * seq it saw, so a reconnect replays what was missed. Each event is dispatched once, as a
  * "hub:event" DOM event, to the page scripts (pages.js). The indicator says live / reconnecting.
+ * The server also re-sends recent events that committed late (see automation_hub/live.py): seqs
+ * already seen are dropped here; those at or below the rendered seq are marked `replayed`.
+ * The hub status badge (#hub-status) shows /api/health/ready: which part of the hub is down.
  */
 (function () {
   "use strict";
@@ -17,6 +20,7 @@
     seen: new Set(),
     socket: null,
   };
+  var renderedSeq = state.lastSeq;
   window.hubLive = state;
 
   function setStatus(status, text) {
@@ -49,6 +53,7 @@
       return;
     }
     remember(event.seq);
+    event.replayed = event.seq <= renderedSeq;
     if (event.seq > state.lastSeq) {
       state.lastSeq = event.seq;
     }
@@ -85,4 +90,26 @@
 
   setStatus("connecting", "connecting…");
   connect();
+
+  // Which part of the hub is down (web, render workers, ops workers, database, broker).
+  var hubStatus = document.getElementById("hub-status");
+  var names = { "render-workers": "render workers", "ops-workers": "ops workers", web: "web server" };
+  function showHealth(body) {
+    var down = [];
+    Object.keys(body.checks || {}).forEach(function (k) { if (body.checks[k] !== "ok") { down.push(k + ": " + body.checks[k]); } });
+    Object.keys(body.processes || {}).forEach(function (k) { if (body.processes[k] !== "ok") { down.push((names[k] || k) + ": " + body.processes[k]); } });
+    hubStatus.dataset.status = body.status;
+    hubStatus.className = "hub-status hub-status-" + body.status;
+    hubStatus.textContent = down.length ? down.map(function (d) { return d.split(":")[0]; }).join(", ") + " down" : "all parts running";
+    hubStatus.title = down.length ? down.join("\n") : "database, broker and every worker cluster answer";
+    hubStatus.hidden = false;
+  }
+  function pollHealth() {
+    fetch("/api/health/ready", { credentials: "same-origin", cache: "no-store" })
+      .then(function (r) { return r.json(); })
+      .then(showHealth)
+      .catch(function () { showHealth({ status: "unavailable", checks: { web: "not answering" } }); })
+      .then(function () { window.setTimeout(pollHealth, 5000); });
+  }
+  if (hubStatus) { pollHealth(); }
 })();

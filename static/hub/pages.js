@@ -95,13 +95,15 @@
     return true;
   }
 
-  function onInstruction(data) {
+  function onInstruction(data, replayed) {
     document.querySelectorAll('[data-instruction-id="' + data.id + '"]').forEach(function (node) {
       if (node.tagName === "TR" || node.id === "instruction-detail") { applyInstruction(node, data); }
     });
     var badge = document.getElementById("instruction-status");
     var detail = document.getElementById("instruction-detail");
-    if (badge && detail && String(detail.dataset.instructionId) === String(data.id)) {
+    // A replayed event (at or below the seq the page was rendered at) may already be in the
+    // rendered timeline: its state still applies, its timeline line is not added again.
+    if (badge && detail && !replayed && String(detail.dataset.instructionId) === String(data.id)) {
       badge.textContent = data.status;
       badge.className = "badge st-" + data.status;
       if (data.action) {
@@ -254,7 +256,7 @@
   document.addEventListener("hub:event", function (e) {
     var event = e.detail;
     var data = event.data || {};
-    if (event.type === "instruction_updated") { onInstruction(data); }
+    if (event.type === "instruction_updated") { onInstruction(data, event.replayed); }
     else if (event.type === "hand_created") { onHand(data); }
     else if (event.type === "render_completed") { onRenderCompleted(data); }
     else if (event.type === "alert") { onAlert(data); }

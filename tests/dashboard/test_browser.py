@@ -155,3 +155,151 @@ def test_it_ends_a_burst_of_2000_changes_showing_the_database_state(hub, page):
     assert sorted(shown) == sorted(stored.values())
     assert {s[1] for s in shown} <= set(InstructionStatus.values)
     screenshot(page, "after-burst")
+
+
+# The same changes, but each transaction stays open a little after its event got its seq, so
+# (on PostgreSQL) events commit out of seq order across the four processes.
+BURST_LATE_COMMITS = BURST_IN_WORKER.replace(
+    "from django.db import transaction",
+    "import random, time\nfrom django.db import transaction",
+).replace(
+    "instruction_live_data(RenderInstruction.objects.get(pk=pk)))",
+    "instruction_live_data(RenderInstruction.objects.get(pk=pk)))\n"
+    "        time.sleep(random.random() * 0.004)",
+)
+
+
+def _shown_rows(page) -> list:
+    return sorted(
+        page.eval_on_selector_all(
+            "#instruction-list tbody tr",
+            """rows => rows.map(r => [Number(r.dataset.instructionId),
+                r.querySelector('[data-field=status]').textContent,
+                Number(r.querySelector('[data-field=priority]').textContent),
+                Number(r.querySelector('[data-field=retry_count]').textContent)])""",
+        )
+    )
+
+
+def test_it_ends_a_burst_with_late_commits_and_reconnecting_pages_equal_to_the_database(
+    hub, page
+):
+    import threading
+
+    ids = [instruction(template_name=f"burst_{n:02d}").pk for n in range(20)]
+    pages = [page, page.context.new_page()]
+    for each in pages:
+        each.goto(f"{hub.url}/instructions/")
+        each.wait_for_selector("#live-indicator.live-live")
+    share, step = BURST_CHANGES // BURST_WORKERS, len(ids) // BURST_WORKERS
+    codes = [
+        BURST_LATE_COMMITS.format(ids=ids[w * step : (w + 1) * step], changes=share, offset=w)
+        for w in range(BURST_WORKERS)
+    ]
+    failures: list[BaseException] = []
+
+    def burst() -> None:
+        try:
+            run_python_parallel(codes)
+        except BaseException as exc:  # reported by the test thread
+            failures.append(exc)
+
+    runner = threading.Thread(target=burst)
+    runner.start()
+    reconnects = 0
+    time.sleep(1.5)  # the interpreters start, then the changes flow
+    while runner.is_alive() and reconnects < 8:
+        for each in pages:  # the network drops: each page reconnects with ?since=<last seen>
+            each.evaluate("window.hubLive.socket && window.hubLive.socket.close()")
+            reconnects += 1
+        time.sleep(0.7)
+    runner.join()
+    assert not failures, failures
+    assert reconnects >= 4  # the pages reconnected in the middle of the burst
+
+    stored = sorted(
+        [row.pk, row.status, row.priority, row.retry_count]
+        for row in RenderInstruction.objects.filter(pk__in=ids)
+    )
+    final_seq = live_last_seq()
+    for each in pages:
+        each.wait_for_function(f"window.hubLive.lastSeq >= {final_seq}", timeout=60000)
+        # Late commits are re-read within LIVE_RECONCILE_SECONDS of being visible.
+        deadline = time.monotonic() + 3 * settings.LIVE_RECONCILE_SECONDS + 5
+        while _shown_rows(each) != stored and time.monotonic() < deadline:
+            time.sleep(0.25)
+        assert _shown_rows(each) == stored
+    screenshot(page, "after-burst-with-reconnects")
+
+
+# Final changes of some rows whose transaction stays open after their events got their seqs.
+LATE_FINALS = """
+import sys, time
+from django.db import transaction
+from django.utils import timezone
+from automation_hub.live import publish_on_commit
+from rendering.models import RenderInstruction
+from rendering.services.payloads import instruction_live_data
+with transaction.atomic():
+    for pk in {ids}:
+        RenderInstruction.objects.filter(pk=pk).update(
+            status="completed", priority=9, retry_count=3, updated_at=timezone.now())
+        publish_on_commit("instruction_updated",
+                          instruction_live_data(RenderInstruction.objects.get(pk=pk)))
+    print("inserted", flush=True)
+    time.sleep(3)
+"""
+# The page's network drops: every new socket fails at once, until it is back.
+NETWORK_DOWN = """() => {
+    window.__RealWebSocket = window.__RealWebSocket || window.WebSocket;
+    window.WebSocket = function () {
+        var stub = this;
+        stub.close = function () {};
+        window.setTimeout(function () { if (stub.onclose) { stub.onclose({ code: 1006 }); } }, 20);
+    };
+    if (window.hubLive.socket) { window.hubLive.socket.close(); }
+}"""
+NETWORK_UP = "() => { window.WebSocket = window.__RealWebSocket; }"
+
+
+def test_it_brings_an_offline_page_up_to_date_with_changes_that_committed_late(hub, page):
+    import subprocess
+    import sys
+
+    from automation_hub.live import publish
+    from tests.dashboard.processes import BASE_DIR, hub_env
+
+    ids = [instruction(template_name=f"late_{n}").pk for n in range(4)]
+    page.goto(f"{hub.url}/instructions/")
+    page.wait_for_selector("#live-indicator.live-live")
+    finals = subprocess.Popen(
+        [sys.executable, "-c", "import django; django.setup()\n" + LATE_FINALS.format(ids=ids)],
+        cwd=BASE_DIR,
+        env=hub_env(),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert finals.stdout.readline().strip() == "inserted"
+        # A later event commits first (on PostgreSQL; SQLite waits for the finals) and the page
+        # sees it: the seq it will reconnect with is above the finals' seqs.
+        publish("hand_created", {"id": 0})
+        marker = live_last_seq()
+        page.wait_for_function(f"window.hubLive.lastSeq >= {marker}", timeout=10000)
+        page.evaluate(NETWORK_DOWN)
+        assert finals.wait(timeout=30) == 0  # the finals commit while the page is away
+    finally:
+        if finals.poll() is None:
+            finals.kill()
+    page.evaluate(NETWORK_UP)
+    page.wait_for_selector("#live-indicator.live-live", timeout=15000)
+
+    stored = sorted(
+        [row.pk, row.status, row.priority, row.retry_count]
+        for row in RenderInstruction.objects.filter(pk__in=ids)
+    )
+    assert {tuple(row[1:]) for row in stored} == {("completed", 9, 3)}
+    deadline = time.monotonic() + 2 * settings.LIVE_RECONCILE_SECONDS + 5
+    while _shown_rows(page) != stored and time.monotonic() < deadline:
+        time.sleep(0.25)
+    assert _shown_rows(page) == stored

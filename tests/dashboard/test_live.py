@@ -21,6 +21,7 @@ from automation_hub import live
 from automation_hub.asgi import application
 from automation_hub.models import LiveEvent
 from automation_hub.schedules import LIVE_PRUNE_SCHEDULE
+from monitoring.services.retention import PRUNE_SCHEDULE
 from tests.conftest import redis_unreachable, require_service
 from tests.dashboard.processes import run_python
 
@@ -119,9 +120,12 @@ def test_it_replays_what_a_reconnecting_page_missed_in_order(session_cookie):
         # Then the live feed carries on after the catch-up.
         # In this thread (database_sync_to_async): a connection left open in another thread
         # would keep PostgreSQL from dropping the test database.
+        # The reconcile also re-sends the recent events at or below `since` (one of them may
+        # have committed after the page saw a later one); the page drops seqs it already has.
         await database_sync_to_async(live.publish)("instruction_updated", {"id": 6})
-        later = await receive_until(ws, lambda m: m["type"] == "instruction_updated")
-        assert later[-1]["data"]["id"] == 6
+        later = await receive_until(ws, lambda m: m["data"].get("id") == 6)
+        resent = [m["data"]["id"] for m in later[:-1]]
+        assert resent == [0, 1, 2]
         await ws.disconnect()
 
     async_to_sync(scenario)()
@@ -166,9 +170,11 @@ def test_it_prunes_old_events_on_a_schedule():
     assert live.live_events_prune() == 1
     assert list(LiveEvent.objects.values_list("data__id", flat=True)) == [2]
 
+    # The retention schedule prunes them with the other tables; their old schedule is gone.
     call_command("migrate", verbosity=0)
-    schedule = Schedule.objects.get(name=LIVE_PRUNE_SCHEDULE)
-    assert schedule.func == "automation_hub.tasks.live_events_prune"
+    assert not Schedule.objects.filter(name=LIVE_PRUNE_SCHEDULE).exists()
+    schedule = Schedule.objects.get(name=PRUNE_SCHEDULE)
+    assert schedule.func == "monitoring.tasks.prune_storage"
     assert schedule.repeats == -1
 
 
@@ -241,3 +247,33 @@ def test_a_batch_from_the_redis_layer_reaches_the_page_as_its_events_in_order(
         assert async_to_sync(scenario)() == events
     finally:
         channel_layers.backends.clear()
+
+
+def test_it_sends_an_event_that_became_visible_after_a_later_one_was_sent(session_cookie, settings):
+    # PostgreSQL hands out ids at INSERT: an event can commit after a later one reached the page.
+    # Reproduced on either database: the later event is there, the earlier id appears afterwards.
+    settings.LIVE_RECONCILE_SECONDS = 0.2
+    live.publish("instruction_updated", {"id": "reserved"})
+    late_id = live.live_last_seq()
+    LiveEvent.objects.filter(id=late_id).delete()
+    live.publish("instruction_updated", {"id": "early", "status": "completed"})
+    early_seq = live.live_last_seq()
+
+    async def scenario():
+        # The page saw `early` (its seq is what it reconnects with) ...
+        ws = socket(f"/ws/dashboard?since={early_seq}", cookie=session_cookie)
+        assert (await ws.connect())[0]
+        await receive_until(ws, lambda m: m["type"] == "hello")
+        # ... then the transaction holding the lower id commits.
+        await database_sync_to_async(LiveEvent.objects.create)(
+            id=late_id, type="instruction_updated", data={"id": "late", "status": "failed"}
+        )
+        got = await receive_until(ws, lambda m: m["data"].get("id") == "late", timeout=5)
+        late = got[-1]
+        assert late["seq"] == late_id < early_seq
+        # Sent once: later reconciles do not repeat it.
+        await asyncio.sleep(0.6)
+        assert await ws.receive_nothing(timeout=0.3)
+        await ws.disconnect()
+
+    async_to_sync(scenario)()

@@ -46,3 +46,37 @@ def test_it_serves_the_openapi_schema_and_swagger_ui_offline(person_client):
     assert "swagger-ui" in html
     # Served from the hub's own static files, never a CDN.
     assert "cdn." not in html and "unpkg" not in html
+
+
+def test_it_names_a_worker_cluster_that_is_down_while_the_hub_still_serves(anon_client, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from automation_hub.models import HubProcess
+
+    if settings.HUB_MODE == "production":
+        from tests.conftest import redis_unreachable, require_service
+
+        require_service("Redis", redis_unreachable(settings.REDIS_URL))
+    now = timezone.now()
+    beat = {"host": "hub-1", "beat_at": now, "started_at": now}
+    HubProcess.objects.create(name="web", state="running", pid=10, **beat)
+    HubProcess.objects.create(
+        name="render-workers", state="restarting", restarts=2, last_exit="killed by SIGKILL", **beat
+    )
+    HubProcess.objects.create(
+        name="ops-workers", state="running", host="hub-1", beat_at=now - timedelta(seconds=60)
+    )
+    HubProcess.objects.create(name="old-part", state="stopped", host="hub-1", beat_at=now)
+
+    response = anon_client.get(reverse("health-ready"))
+
+    assert response.status_code == HTTPStatus.OK  # this web server still serves
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["processes"] == {
+        "ops-workers": "no heartbeat for 60 s",
+        "render-workers": "restarting after killed by SIGKILL (2 restarts so far)",
+        "web": "ok",
+    }

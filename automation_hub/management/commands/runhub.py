@@ -1,33 +1,31 @@
-"""Serve the hub: daphne (HTTP + WebSocket) and a django-q2 cluster (workers + schedules).
+"""Serve the hub: the web server (daphne: HTTP + WebSocket) and the worker clusters, supervised.
 
-The processes are supervised together: if one exits, the others are stopped and the command
-exits non-zero, so a half-running hub never looks healthy. Ctrl-C stops everything.
+A child that dies is restarted with backoff while the others keep running (see
+automation_hub/supervisor.py); SIGTERM or Ctrl-C stops everything within RUNHUB_STOP_SECONDS.
+`--only` runs a part of the hub (one container per part under docker-compose).
 """
 
 from __future__ import annotations
 
 import signal
-import subprocess
 import sys
-import time
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from automation_hub.supervisor import ChildSpec, Supervisor
 
 
-class Command(BaseCommand):
-    help = "Start the web server and the render workers together (what `make run` runs)."
-
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--host", default="127.0.0.1")
-        parser.add_argument("--port", type=int, default=8080)
-        parser.add_argument("--no-workers", action="store_true", help="web server only")
-
-    def handle(self, *args: Any, host: str, port: int, no_workers: bool, **options: Any) -> None:
-        python = sys.executable
-        commands = {
-            "web": [
+def hub_children(*, host: str, port: int) -> dict[str, ChildSpec]:
+    """The processes of a hub, by name. Adding a long-running process is one more entry."""
+    python = sys.executable
+    manage = str(settings.BASE_DIR / "manage.py")
+    return {
+        "web": ChildSpec(
+            "web",
+            # A stopping daphne waits this long for open sockets' consumers, not its default 10 s.
+            [
                 python,
                 "-m",
                 "daphne",
@@ -35,44 +33,69 @@ class Command(BaseCommand):
                 host,
                 "-p",
                 str(port),
+                "--application-close-timeout",
+                "2",
                 "automation_hub.asgi:application",
             ],
-        }
-        if not no_workers:
-            commands["workers"] = [python, "manage.py", "qcluster"]
-            # Beside the workers (same host): takes a dead worker's job back within seconds.
-            commands["supervisor"] = [python, "manage.py", "queue_supervisor"]
-        procs = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}  # noqa: S603
-        self.stdout.write(
-            f"WSOP Automation Hub ({settings.HUB_MODE} mode) on http://{host}:{port}/\n"
-            f"  dashboard  http://{host}:{port}/    admin  http://{host}:{port}/admin/\n"
-            f"  API docs   http://{host}:{port}/api/docs/\n"
-            "  log in with your admin user; producer keys: manage.py create_api_key <role>\n"
-            "  Ctrl-C stops the web server and the workers."
+        ),
+        # Renders only: the default django-q2 cluster.
+        "render-workers": ChildSpec("render-workers", [python, manage, "runworkers", "render"]),
+        # The hub's own schedules and background tasks, never queued behind renders.
+        "ops-workers": ChildSpec("ops-workers", [python, manage, "runworkers", "ops"]),
+        # Takes a dead render worker's job back within seconds: it must run on the render
+        # workers' host (it tells a gone worker process from a busy one), so beside them.
+        "queue-supervisor": ChildSpec("queue-supervisor", [python, manage, "queue_supervisor"]),
+    }
+
+
+class Command(BaseCommand):
+    help = "Start the web server and the worker clusters together, supervised (`make run`)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8080)
+        parser.add_argument("--no-workers", action="store_true", help="web server only")
+        parser.add_argument(
+            "--only",
+            action="append",
+            metavar="NAME",
+            help=(
+                "run only these parts (repeatable): web, render-workers, ops-workers, "
+                "queue-supervisor"
+            ),
         )
-        stopping = False
 
-        def stop(signum: int, frame: object) -> None:
-            nonlocal stopping
-            stopping = True
-
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGTERM, stop)
-        exit_code = 0
-        while not stopping:
-            for name, proc in procs.items():
-                if proc.poll() is not None:
-                    self.stderr.write(f"{name} exited ({proc.returncode}); stopping the hub")
-                    exit_code = proc.returncode or 1
-                    stopping = True
-            time.sleep(0.5)
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in procs.values():
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        if exit_code:
-            sys.exit(exit_code)
+    def handle(
+        self,
+        *args: Any,
+        host: str,
+        port: int,
+        no_workers: bool,
+        only: list[str] | None,
+        **options: Any,
+    ) -> None:
+        children = hub_children(host=host, port=port)
+        names = list(only or (["web"] if no_workers else children))
+        unknown = sorted(set(names) - set(children))
+        if unknown:
+            raise CommandError(
+                f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(children)}"
+            )
+        supervisor = Supervisor(
+            [children[name] for name in names],
+            say=lambda line: self.stderr.write(f"runhub: {line}"),
+        )
+        signal.signal(signal.SIGINT, supervisor.request_stop)
+        signal.signal(signal.SIGTERM, supervisor.request_stop)
+        if "web" in names:
+            self.stdout.write(
+                f"WSOP Automation Hub ({settings.HUB_MODE} mode) on http://{host}:{port}/\n"
+                f"  dashboard  http://{host}:{port}/    admin  http://{host}:{port}/admin/\n"
+                f"  API docs   http://{host}:{port}/api/docs/\n"
+                "  log in with your admin user; producer keys: manage.py create_api_key <role>\n"
+                f"  running: {', '.join(names)}. Ctrl-C stops them all."
+            )
+        self.stdout.flush()
+        code = supervisor.run()
+        if code:
+            sys.exit(code)
