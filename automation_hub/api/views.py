@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 from http import HTTPStatus
 
 from django.conf import settings
@@ -12,12 +13,15 @@ from rest_framework.views import APIView
 
 from automation_hub.health import broker_check, database_check
 
+logger = logging.getLogger(__name__)
+
 
 class HealthView(APIView):
     """Liveness: the process answers. No auth, no I/O."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    throttle_classes: list = []
 
     @extend_schema(
         responses=inline_serializer("Health", {"status": serializers.CharField()}), tags=["health"]
@@ -26,31 +30,45 @@ class HealthView(APIView):
         return Response({"status": "ok"})
 
 
-class ReadinessView(APIView):
-    """Readiness: the database and the broker are reachable (503 naming what is not)."""
+READINESS = inline_serializer(
+    "Readiness",
+    {
+        "status": serializers.ChoiceField(choices=["ok", "unavailable"]),
+        "mode": serializers.ChoiceField(choices=["embedded", "production"]),
+        "checks": serializers.DictField(child=serializers.CharField()),
+    },
+)
 
-    authentication_classes: list = []
+
+class ReadinessView(APIView):
+    """Readiness: the database and the broker are reachable (503 naming what is not).
+
+    Anonymous callers (load balancers, probes) learn only `ok` / `down` per dependency; the
+    reason (driver errors name hosts and users) is shown to staff only, and always logged."""
+
     permission_classes = [AllowAny]
+    throttle_classes: list = []
 
     @extend_schema(
-        responses=inline_serializer(
-            "Readiness",
-            {
-                "status": serializers.CharField(),
-                "mode": serializers.CharField(),
-                "checks": serializers.DictField(child=serializers.CharField()),
-            },
-        ),
+        responses={200: READINESS, 503: READINESS},
         tags=["health"],
+        description="`checks` maps each dependency to `ok`, or `down` (staff see the reason).",
     )
     def get(self, request: Request) -> Response:
         failures = {"database": database_check(), "broker": broker_check()}
         ready = not any(failures.values())
+        for name, reason in failures.items():
+            if reason:
+                logger.warning("not ready: %s: %s", name, reason)
+        detailed = bool(request.user and request.user.is_staff)
         return Response(
             {
                 "status": "ok" if ready else "unavailable",
                 "mode": settings.HUB_MODE,
-                "checks": {name: reason or "ok" for name, reason in failures.items()},
+                "checks": {
+                    name: "ok" if not reason else (reason if detailed else "down")
+                    for name, reason in failures.items()
+                },
             },
             status=HTTPStatus.OK if ready else HTTPStatus.SERVICE_UNAVAILABLE,
         )

@@ -46,7 +46,8 @@ class EventOutput(serializers.ModelSerializer):
 
 
 class EventResolveInput(serializers.Serializer):
-    resolved_by = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    """Who resolves is the authenticated caller (the view's business), not part of the input."""
+
     notes = serializers.CharField(max_length=4000, required=False, allow_blank=True, default="")
 
 

@@ -10,7 +10,6 @@ from http import HTTPStatus
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -33,7 +32,7 @@ class _WorkerInput(serializers.Serializer):
 
 
 class WorkerApiView(APIView):
-    permission_classes = [IsAuthenticated, producer_only("ae")]
+    permission_classes = [producer_only("ae")]
 
 
 class JobOutput(serializers.ModelSerializer):

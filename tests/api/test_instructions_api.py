@@ -120,11 +120,17 @@ def test_it_lets_only_sub_and_people_create_instructions(key_client, role, statu
     assert RenderInstruction.objects.count() == (1 if status == 201 else 0)
 
 
-def test_it_lets_any_producer_read_instructions(key_client):
-    RenderInstruction.objects.create(template_name="x")
-    response = key_client("feature_table").get(reverse("instruction-list"))
-    assert response.status_code == HTTPStatus.OK
-    assert response.json()["count"] == 1
+@pytest.mark.parametrize(
+    ("role", "status"), [("sub", 200), ("feature_table", 403), ("ae", 403), ("metrics", 403)]
+)
+def test_it_shows_instructions_and_their_layer_data_only_to_the_sub_key(key_client, role, status):
+    RenderInstruction.objects.create(template_name="x", layer_data={"player_name": "Ivey"})
+    response = key_client(role).get(reverse("instruction-list"))
+    assert response.status_code == status
+    if status == HTTPStatus.OK:
+        assert response.json()["results"][0]["layer_data"] == {"player_name": "Ivey"}
+    else:
+        assert "player_name" not in response.content.decode()
 
 
 def test_it_filters_instructions_by_status_template_trigger_and_time(person_client):
