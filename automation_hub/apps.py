@@ -20,12 +20,13 @@ class AutomationHubConfig(AppConfig):
     verbose_name = "Automation hub"
 
     def ready(self) -> None:
-        from automation_hub.api import schema  # noqa: F401  (registers the OpenAPI extensions)
+        from automation_hub.api import fields, schema  # noqa: F401  (OpenAPI extensions)
         from automation_hub.consumers import session_ended
         from automation_hub.converters import IdConverter
         from automation_hub.login_throttle import on_logged_in, on_login_failed
 
         register_converter(IdConverter, "id")  # before any URL conf is read
+        fields.install()  # JSON bodies are taken with their schema's types
 
         post_migrate.connect(_ensure_hub_schedules, sender=self, dispatch_uid="hub_schedules")
         # Every entry's failed passwords count under one rule (automation_hub.login_throttle).

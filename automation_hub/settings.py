@@ -194,11 +194,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "automation_hub.api.errors.hub_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "automation_hub.api.schema.HubAutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": [
-        "automation_hub.api.parsers.HubJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON bodies only; the CSV import takes its multipart upload itself.
+    "DEFAULT_PARSER_CLASSES": ["automation_hub.api.parsers.HubJSONParser"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 # Requests per caller (each producer key; each person) that the API serves, per rate unit

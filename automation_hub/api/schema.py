@@ -4,7 +4,8 @@ operation that can answer with it, and each operation's own security (who may ca
 `HubAutoSchema` adds the error responses an operation can really give, from what the view is:
 400 when it takes a body or query parameters, 401/403 unless it is public, 404 on a path with
 an id or a paginated list, 415 on a body, 429 for authenticated callers (rate and sign-in
-throttles). Views add their own (409, 413, 503) through `extend_schema(responses=...)`.
+throttles). A view names its own refusals of writes (409, 413) in `error_responses`, of reads
+in `read_error_responses`.
 """
 
 from __future__ import annotations
@@ -105,6 +106,18 @@ class HubAutoSchema(AutoSchema):
             kept.append({})
         return kept
 
+    def get_extensions(self) -> dict[str, Any]:
+        """`x-hub-callers`: who may call the operation, machine-readable (the auth-matrix and
+        fuzz tests read it): `people`, the producer `roles`, `public`."""
+        extensions = dict(super().get_extensions() or {})
+        perms = [p for p in self._permissions() if isinstance(p, HubPermission)]
+        extensions["x-hub-callers"] = {
+            "public": self._is_public(),
+            "people": any(p.admits_people for p in perms) or self._is_public(),
+            "roles": sorted({r for p in perms for r in p.roles}),
+        }
+        return extensions
+
     def get_description(self) -> str:
         text = super().get_description() or ""
         who = self._callers()
@@ -146,9 +159,14 @@ class HubAutoSchema(AutoSchema):
 
     def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)  # type: ignore[arg-type]
-        for code in self._error_codes():
+        errors = {code: STANDARD_ERRORS[code] for code in self._error_codes()}
+        # A view's own refusals: `error_responses` of its writes (409, 413), and
+        # `read_error_responses` of its reads.
+        own = "read_error_responses" if self.method == "GET" else "error_responses"
+        errors.update(getattr(self.view, own, {}))
+        for code, description in errors.items():
             if code not in responses:
                 responses[code] = self._get_response_for_code(
-                    error(STANDARD_ERRORS[code]), code, direction=direction
+                    error(description), code, direction=direction
                 )
         return dict(sorted(responses.items()))

@@ -29,6 +29,10 @@ class HandListCreateView(generics.ListAPIView):
     serializer_class = HandOutput
     filter_backends = [DjangoFilterBackend]
     filterset_class = HandFilter
+    error_responses = {
+        "409": "The same (table_id, hand_number) was recorded with other content; `errors` "
+        "names each differing field, `existing_id` the stored hand."
+    }
 
     def get_queryset(self):
         return hand_list()

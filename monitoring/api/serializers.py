@@ -21,6 +21,12 @@ from rendering.api.serializers import InstructionOutput, OutputOutput
 class WindowInput(serializers.Serializer):
     window = serializers.ChoiceField(choices=list(WINDOWS), default="1h")
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # A query string's `?window=` would otherwise fall back to the default unseen.
+        if self.initial_data.get("window") == "":
+            raise serializers.ValidationError({"window": ["Give a window, or leave it out."]})
+        return attrs
+
 
 class EventOutput(serializers.ModelSerializer):
     class Meta:

@@ -116,6 +116,7 @@ class QueueDepthView(APIView):
 
 
 class DataFlowView(APIView):
+    read_error_responses = {"404": "No hand with that id."}
     @extend_schema(
         parameters=[OpenApiParameter("hand_id", int, required=True)],
         responses=s.DataFlowOutput,
@@ -150,6 +151,7 @@ class EventDetailView(generics.RetrieveAPIView):
 
 
 class EventResolveView(APIView):
+    error_responses = {"409": "The event was already resolved (`resolved_by` says by whom)."}
 
     @extend_schema(
         request=s.EventResolveInput,

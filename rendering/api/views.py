@@ -7,7 +7,7 @@ from http import HTTPStatus
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -32,6 +32,10 @@ class InstructionListCreateView(generics.ListAPIView):
     serializer_class = InstructionOutput
     filter_backends = [DjangoFilterBackend]
     filterset_class = InstructionFilter
+    error_responses = {
+        "409": "This caller's idempotency key was used for a different instruction; "
+        "`existing_id` is the first one."
+    }
 
     def get_queryset(self):
         return instruction_list()
@@ -49,7 +53,8 @@ class InstructionListCreateView(generics.ListAPIView):
                 "Idempotency-Key",
                 location=OpenApiParameter.HEADER,
                 required=False,
-                description="Same as the body's idempotency_key.",
+                description="Same as the body's idempotency_key: unique per caller (each API "
+                "key, each person), so no other producer can take or answer for it.",
             )
         ],
         tags=["instructions"],
@@ -83,7 +88,8 @@ class InstructionDetailView(generics.RetrieveAPIView):
 class InstructionImportView(APIView):
     """POST a CSV file (multipart field `file`): all rows are created, or none."""
 
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser]
+    error_responses = {"413": "The file (or the whole body) is over its size limit."}
     permission_classes = [CanCreateInstructions]
 
     @extend_schema(

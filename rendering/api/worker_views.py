@@ -33,6 +33,10 @@ class _WorkerInput(serializers.Serializer):
 
 class WorkerApiView(APIView):
     permission_classes = [producer_only("ae")]
+    error_responses = {
+        "409": "`lease_lost`: this worker no longer holds the job (reaped, cancelled or "
+        "claimed again); stop rendering it."
+    }
 
 
 class JobOutput(serializers.ModelSerializer):

@@ -186,7 +186,7 @@ def instructions_import_csv(
             errors[f"line {line}"] = ["row: more values than header columns."]
             continue
         payload, row_errors = _row_payload(row, default_key=f"csv:{file_hash}:{line}")
-        serializer = InstructionInput(data=payload)
+        serializer = InstructionInput(data=payload, context={"text_input": True})
         if not serializer.is_valid():
             row_errors += _messages(serializer.errors)
         key = payload["idempotency_key"]
