@@ -81,7 +81,9 @@ class SignInThrottled(exceptions.Throttled):
     default_code = "login_throttled"
 
     def __init__(self, wait: int):
-        super().__init__(wait=wait, detail=throttled_message())
+        super().__init__(wait=wait)
+        # Exactly the pages' words (DRF would append its own "Expected available in …").
+        self.detail = exceptions.ErrorDetail(throttled_message(), code=self.default_code)
 
 
 class ThrottledBasicAuthentication(authentication.BasicAuthentication):

@@ -142,7 +142,8 @@ def _read_rows(content: bytes) -> tuple[list[str], list[tuple[int, dict[str, str
     try:
         return _checked_rows(reader)
     except csv.Error as exc:  # an over-long cell, a NUL byte, a stray quote
-        raise _csv_problem(exc, max(reader.line_num, 1)) from exc
+        # line_num counts the lines already read: the bad one is the next.
+        raise _csv_problem(exc, reader.line_num + 1) from exc
 
 
 def _checked_rows(reader: csv.DictReader) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:

@@ -171,3 +171,35 @@ def test_it_shows_one_instruction_and_404s_an_unknown_one(person_client):
     )
     missing = person_client.get(reverse("instruction-detail", args=[instruction.pk + 1]))
     assert missing.status_code == HTTPStatus.NOT_FOUND
+
+
+def test_it_keeps_each_producers_idempotency_keys_apart():
+    from rest_framework.test import APIClient
+
+    from automation_hub.services import api_key_create
+
+    def desk(name: str) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {api_key_create(role='sub', name=name)[1]}")
+        return client
+
+    def post(client: APIClient, body: dict):
+        return client.post(
+            reverse("instruction-list"), body, format="json", HTTP_IDEMPOTENCY_KEY="row-3"
+        )
+
+    desk_1, desk_2 = desk("desk-1"), desk("desk-2")
+    other = {**LOWER_THIRD, "layer_data": {"player_name": "Someone else"}}
+
+    first = post(desk_1, LOWER_THIRD)
+    # Another key sending the same key neither gets desk 1's instruction nor a 409 for it...
+    theirs = post(desk_2, other)
+    # ...and desk 1's resend still finds its own.
+    again = post(desk_1, LOWER_THIRD)
+
+    assert (first.status_code, theirs.status_code, again.status_code) == (201, 201, 200)
+    assert again.json()["id"] == first.json()["id"] != theirs.json()["id"]
+    assert sorted(RenderInstruction.objects.values_list("idempotency_scope", flat=True)) == [
+        "key:sub:desk-1",
+        "key:sub:desk-2",
+    ]

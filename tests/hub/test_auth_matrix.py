@@ -49,6 +49,7 @@ def public(*, authenticates: bool) -> Spec:
 PAGE = {**dict.fromkeys(CALLERS, "login"), "user": "ok", "staff": "ok"}
 STAFF_PAGE = {**dict.fromkeys(CALLERS, "admin-login"), "staff": "ok"}
 OPEN_PAGE = dict.fromkeys(CALLERS, "ok")
+SIGN_OUT = dict.fromkeys(CALLERS, "login")  # anyone may sign out; all land on the sign-in page
 PEOPLE = api()
 
 # route (as written in the URL conf) → {method: who gets what}
@@ -89,7 +90,7 @@ ROUTES: dict[str, dict[str, Spec]] = {
     "metrics": {"GET": api("metrics")},
     "": {"GET": PAGE},
     "login/": {"GET": OPEN_PAGE},
-    "logout/": {"POST": OPEN_PAGE},
+    "logout/": {"POST": SIGN_OUT},
     "overview/": {"GET": PAGE},
     "overview/summary": {"GET": PAGE},
     "overview/series.json": {"GET": PAGE},
@@ -151,7 +152,7 @@ def objects(db) -> dict[str, int]:
 @pytest.fixture
 def clients(django_user_model) -> dict[str, Callable[[], Client]]:
     user = django_user_model.objects.create_user("td", password="unused-pass-1")
-    staff = django_user_model.objects.create_user("admin", password="unused-pass-2", is_staff=True)
+    staff = django_user_model.objects.create_superuser("admin", password="unused-pass-2")
     keys = {role: api_key_create(role=role, name=f"matrix-{role}")[1] for role in ROLES}
 
     def signed_in(who) -> Callable[[], Client]:
