@@ -258,7 +258,6 @@ PREMIUM_TEMPLATE_RULES: dict = env.json(
 # Render queue (SPEC §3)
 # --------------------------------------------------------------------------------------------------
 RENDER_BACKEND: str = env.str("RENDER_BACKEND", default="preview")  # preview | nexrender | noop
-RENDER_ZOMBIE_TIMEOUT_SECONDS: int = env.int("RENDER_ZOMBIE_TIMEOUT_SECONDS", default=600)
 RENDER_DEFAULT_MAX_RETRIES: int = env.int("RENDER_DEFAULT_MAX_RETRIES", default=3)
 NEXRENDER_URL: str = env.str("NEXRENDER_URL", default="http://127.0.0.1:3050")
 NEXRENDER_SECRET: str = env.str("NEXRENDER_SECRET", default="")
@@ -269,8 +268,6 @@ NEXRENDER_POLL_SECONDS: float = env.float("NEXRENDER_POLL_SECONDS", default=1.0)
 NEXRENDER_STUCK_SECONDS: int = env.int("NEXRENDER_STUCK_SECONDS", default=300)
 NEXRENDER_MAX_REQUEUES: int = env.int("NEXRENDER_MAX_REQUEUES", default=2)
 NEXRENDER_HTTP_TIMEOUT_SECONDS: float = env.float("NEXRENDER_HTTP_TIMEOUT_SECONDS", default=10.0)
-# A worker refreshes its heartbeat at least this often while a render runs.
-RENDER_HEARTBEAT_SECONDS: int = env.int("RENDER_HEARTBEAT_SECONDS", default=15)
 # One wake-up keeps claiming work for up to this long, so a burst does not need one message per job.
 RENDER_TASK_BUDGET_SECONDS: float = env.float("RENDER_TASK_BUDGET_SECONDS", default=30.0)
 # A new wake-up is not sent while this many wait untaken in the broker (0: one per instruction).
@@ -288,10 +285,38 @@ RENDER_RETRY_POLICIES: dict = env.json(
 # Circuit breaker per backend: this many consecutive outages open it; it half-opens after the reset.
 RENDER_BREAKER_THRESHOLD: int = env.int("RENDER_BREAKER_THRESHOLD", default=5)
 RENDER_BREAKER_RESET_SECONDS: int = env.int("RENDER_BREAKER_RESET_SECONDS", default=60)
-# Schedules (django-q2, created by `migrate`): zombie hunter and database sweep, in minutes.
+# Schedules (django-q2, created by `migrate`): zombie hunter and database sweep, in minutes. The
+# queue supervisor does the same every few seconds; these are the backstop when it is not running.
 RENDER_REAP_EVERY_MINUTES: int = env.int("RENDER_REAP_EVERY_MINUTES", default=1)
 RENDER_SWEEP_EVERY_MINUTES: int = env.int("RENDER_SWEEP_EVERY_MINUTES", default=1)
 RENDER_SWEEP_MAX_WAKEUPS: int = env.int("RENDER_SWEEP_MAX_WAKEUPS", default=64)
+
+# --------------------------------------------------------------------------------------------------
+# Render queue liveness and recovery (README: "Timeouts")
+# --------------------------------------------------------------------------------------------------
+# A worker process shows it is alive from its own thread this often, whatever the render is doing.
+RENDER_HEARTBEAT_SECONDS: float = env.float("RENDER_HEARTBEAT_SECONDS", default=3.0)
+# The lease: a job whose holder was not heard from for this long is taken back (a holder that is
+# gone from this host is taken back at once, without waiting for it).
+RENDER_ZOMBIE_TIMEOUT_SECONDS: int = env.int("RENDER_ZOMBIE_TIMEOUT_SECONDS", default=30)
+# The queue supervisor (`manage.py queue_supervisor`, started by `make run`): how often it reaps,
+# how often it tops up wake-ups; failed jobs are re-queued the moment their backoff ends.
+RENDER_REAP_INTERVAL_SECONDS: float = env.float("RENDER_REAP_INTERVAL_SECONDS", default=2.0)
+RENDER_SWEEP_INTERVAL_SECONDS: float = env.float("RENDER_SWEEP_INTERVAL_SECONDS", default=10.0)
+# One render may run this long; past it the job is timed out (a retry, or STALE once spent). Kept
+# below the django-q2 task timeout so a long render is never killed from outside.
+RENDER_DEADLINE_SECONDS: int = env.int("RENDER_DEADLINE_SECONDS", default=600)
+# A job released (backend unavailable, farm saturated) this many times in a row waits before it
+# may be claimed again (base delay, doubling, capped), so it cannot keep the queue's head busy.
+RENDER_RELEASE_HOLD_AFTER: int = env.int("RENDER_RELEASE_HOLD_AFTER", default=3)
+RENDER_RELEASE_HOLD_SECONDS: int = env.int("RENDER_RELEASE_HOLD_SECONDS", default=15)
+RENDER_RELEASE_HOLD_MAX_SECONDS: int = env.int("RENDER_RELEASE_HOLD_MAX_SECONDS", default=300)
+# Temporary render files left by killed workers are deleted once this old.
+RENDER_TEMP_MAX_AGE_SECONDS: int = env.int("RENDER_TEMP_MAX_AGE_SECONDS", default=3600)
+if RENDER_HEARTBEAT_SECONDS * 3 > RENDER_ZOMBIE_TIMEOUT_SECONDS:
+    raise ImproperlyConfigured(
+        "RENDER_ZOMBIE_TIMEOUT_SECONDS must be at least 3 heartbeats (RENDER_HEARTBEAT_SECONDS)"
+    )
 
 # --------------------------------------------------------------------------------------------------
 # Monitoring thresholds (SPEC §4)
@@ -323,10 +348,17 @@ MONITOR_NOTIFY_TIMEOUT_SECONDS: float = env.float("MONITOR_NOTIFY_TIMEOUT_SECOND
 # Queue (django-q2) and live events (Channels)
 # --------------------------------------------------------------------------------------------------
 Q_WORKERS: int = env.int("Q_WORKERS", default=2)
+Q_TIMEOUT_SECONDS: int = env.int("Q_TIMEOUT_SECONDS", default=900)
+if Q_TIMEOUT_SECONDS <= RENDER_TASK_BUDGET_SECONDS + RENDER_DEADLINE_SECONDS + 30:
+    # A wake-up renders for up to its budget, then finishes the job it holds (up to a deadline):
+    # django-q2 must never kill it first (that would spend a retry on a render that was fine).
+    raise ImproperlyConfigured(
+        "Q_TIMEOUT_SECONDS must exceed RENDER_TASK_BUDGET_SECONDS + RENDER_DEADLINE_SECONDS + 30"
+    )
 Q_CLUSTER: dict = {
     "name": "hub",
     "workers": Q_WORKERS,
-    "timeout": env.int("Q_TIMEOUT_SECONDS", default=900),
+    "timeout": Q_TIMEOUT_SECONDS,
     "retry": env.int("Q_RETRY_SECONDS", default=1200),
     "max_attempts": 1,
     "catch_up": False,

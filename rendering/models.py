@@ -33,6 +33,8 @@ class OutputFormat(models.TextChoices):
 # producer's (or a person's) doing, which is what the sub producer's last activity reads.
 INGEST_TRIGGER_TYPES = ("premium_hand", "orphan_hand")
 ACTIVE_STATUSES = ("pending", "processing", "stale")
+# The backend name of jobs claimed over the pull API by `ae` machines that render themselves.
+PULL_BACKEND = "ae"
 
 
 def default_max_retries() -> int:
@@ -72,6 +74,9 @@ class RenderInstruction(models.Model):
     backend = models.CharField(max_length=32, blank=True)  # renderer that ran the last attempt
     external_id = models.CharField(max_length=128, blank=True)  # e.g. the Nexrender job uid
     render_progress = models.PositiveSmallIntegerField(default=0)  # percent
+    # Releases in a row without a render (backend unavailable, farm saturated): past
+    # RENDER_RELEASE_HOLD_AFTER the job waits before its next claim (`next_attempt_at`).
+    releases = models.PositiveSmallIntegerField(default=0)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -129,6 +134,12 @@ class RenderInstruction(models.Model):
                 fields=["created_at"],
                 condition=Q(status="cancelled"),
                 name="instr_cancelled_created_idx",
+            ),
+            # The queue supervisor's look, twice a second, for failed jobs whose backoff ended.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status="failed"),
+                name="instr_retry_due_idx",
             ),
             # The sub producer's last instruction without walking back over the premium ones.
             models.Index(

@@ -11,8 +11,10 @@ from typing import Protocol
 
 from rendering.models import RenderInstruction
 
-# Called by a renderer as it makes progress (percent, and the backend's job id once known). It
-# refreshes the lease's heartbeat and raises LeaseLost when the worker lost the job meanwhile.
+# Called by a renderer as it makes progress (percent, and the backend's job id once known), and
+# with no argument right before it moves a finished file to its final name. It refreshes the
+# lease's heartbeat and raises LeaseLost when the worker lost the job meanwhile (a file of a
+# lost job must never replace the newer one), RenderTimedOut past the render's deadline.
 ProgressCallback = Callable[..., None]
 
 
@@ -30,6 +32,11 @@ class RenderFailed(Exception):
     def __init__(self, message: str, *, retryable: bool = True):
         super().__init__(message)
         self.retryable = retryable
+
+
+class RenderTimedOut(RenderFailed):
+    """The render ran past RENDER_DEADLINE_SECONDS: retried like a failure, and once its retries
+    are spent the instruction ends STALE (timed out), not FAILED."""
 
 
 class BackendUnavailable(Exception):

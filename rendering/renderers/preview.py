@@ -2,8 +2,11 @@
 
 No After Effects needed, so the whole pipeline runs (and can be looked at) on any machine. PNG,
 PNG sequences (`frame_count` > 1: the panel slides in) and MOV/MP4 when ffmpeg is on PATH.
-Files are written under a temporary name and renamed, so a killed render never leaves a partial
-file at the final name, and a re-render of the same instruction replaces its files.
+Files are written under a temporary name of their own (`.<name>.<token>.tmp…`, swept by the queue
+supervisor when a killed render leaves one) and moved to the final name only after the worker
+confirmed it still holds the job, so a killed render never leaves a partial file at the final
+name, a re-render replaces the files of the one before, and a worker that lost its job never
+replaces a newer render's file.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +45,31 @@ def output_stem(instruction: RenderInstruction) -> Path:
     template = "".join(c if c.isalnum() or c in "-_" else "_" for c in instruction.template_name)
     day = instruction.created_at.strftime("%Y%m%d")
     return Path(settings.OUTPUT_ROOT) / day / (template or "template") / f"{instruction.pk:07d}"
+
+
+def temp_path(target: Path, *, keep_suffix: bool = False) -> Path:
+    """A name of this render's own beside `target` (two workers never share one); ffmpeg picks
+    its muxer by the suffix, so a video keeps it."""
+    token = uuid.uuid4().hex[:12]
+    suffix = f".tmp{target.suffix}" if keep_suffix else ".tmp"
+    return target.with_name(f".{target.name}.{token}{suffix}")
+
+
+def commit_output(tmp: Path, target: Path, progress: ProgressCallback) -> None:
+    """Move a finished file or folder to its final name, only while this worker still holds
+    the job: `progress(commit=True)` confirms the lease (LeaseLost otherwise) just before. A
+    folder (PNG sequence) replaces the one an earlier attempt left."""
+    progress(commit=True)
+    if not tmp.is_dir():
+        os.replace(tmp, target)
+        return
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.old.tmp")
+        os.replace(target, old)
+    os.replace(tmp, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 @functools.lru_cache(maxsize=32)
@@ -208,17 +237,22 @@ class PreviewRenderer:
         stem = output_stem(instruction)
         stem.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "PNG" and frames == 1:
-            return self._single(graphic, stem.with_suffix(".png"))
+            return self._single(graphic, stem.with_suffix(".png"), progress)
         if fmt == "PNG":
             return self._sequence(graphic, stem, frames, progress)
         return self._video(
             graphic, stem.with_suffix(f".{fmt.lower()}"), frames, settings_, progress
         )
 
-    def _single(self, graphic: LowerThird, target: Path) -> RenderResult:
-        tmp = target.with_name(f".{target.name}.tmp")
-        graphic.draw(1.0).save(tmp, format="PNG", optimize=False)
-        os.replace(tmp, target)
+    def _single(
+        self, graphic: LowerThird, target: Path, progress: ProgressCallback
+    ) -> RenderResult:
+        tmp = temp_path(target)
+        try:
+            graphic.draw(1.0).save(tmp, format="PNG", optimize=False)
+            commit_output(tmp, target, progress)
+        finally:
+            tmp.unlink(missing_ok=True)
         return RenderResult(output_path=str(target), file_size=target.stat().st_size)
 
     def _frames(
@@ -233,11 +267,10 @@ class PreviewRenderer:
     def _sequence(
         self, graphic: LowerThird, stem: Path, frames: int, progress: ProgressCallback
     ) -> RenderResult:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{stem.name}.", dir=stem.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{stem.name}.", suffix=".tmp", dir=stem.parent))
         try:
             self._frames(graphic, tmp, frames, progress)
-            shutil.rmtree(stem, ignore_errors=True)  # an earlier attempt's frames
-            os.replace(tmp, stem)
+            commit_output(tmp, stem, progress)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         size = sum(f.stat().st_size for f in stem.iterdir())
@@ -264,9 +297,11 @@ class PreviewRenderer:
             if target.suffix == ".mov"
             else ["-c:v", "libx264", "-pix_fmt", "yuv420p"]
         )
-        with tempfile.TemporaryDirectory(prefix=".frames.", dir=target.parent) as folder:
+        with tempfile.TemporaryDirectory(
+            prefix=f".{target.stem}.frames.", suffix=".tmp", dir=target.parent
+        ) as folder:
             self._frames(graphic, Path(folder), frames, progress)
-            tmp = target.with_name(f".{target.stem}.tmp{target.suffix}")
+            tmp = temp_path(target, keep_suffix=True)
             command = [
                 ffmpeg,
                 "-y",
@@ -280,10 +315,12 @@ class PreviewRenderer:
                 str(tmp),
             ]
             done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
-            if done.returncode != 0:
+            try:
+                if done.returncode != 0:
+                    raise RenderFailed(f"ffmpeg failed: {done.stderr.strip()[-500:]}")
+                commit_output(tmp, target, progress)
+            finally:
                 tmp.unlink(missing_ok=True)
-                raise RenderFailed(f"ffmpeg failed: {done.stderr.strip()[-500:]}")
-            os.replace(tmp, target)
         return RenderResult(
             output_path=str(target), file_size=target.stat().st_size, frame_count=frames
         )

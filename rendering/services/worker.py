@@ -6,22 +6,32 @@ the pull API. Safe to run any number of times at once: claims are atomic, report
 
 from __future__ import annotations
 
+import functools
 import logging
-import os
-import socket
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError, connection
 
 from automation_hub.errors import LeaseLost
 from rendering.models import RenderInstruction
-from rendering.renderers import BackendUnavailable, Renderer, RenderFailed, renderer_for
+from rendering.renderers import (
+    BackendUnavailable,
+    Renderer,
+    RenderFailed,
+    RenderResult,
+    RenderTimedOut,
+    renderer_for,
+)
 from rendering.services.breaker import (
     breaker_allows,
     breaker_record_failure,
     breaker_record_success,
 )
 from rendering.services.dispatch import instruction_dispatch
+from rendering.services.liveness import LeaseKeeper, lease_keeper, worker_identity
 from rendering.services.transitions.lease import (
     instruction_claim_next,
     instruction_complete,
@@ -31,11 +41,7 @@ from rendering.services.transitions.lease import (
 )
 
 logger = logging.getLogger(__name__)
-
-
-def worker_identity() -> str:
-    """host:pid: unique among the live workers, and says where to look when one is stuck."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+T = TypeVar("T")
 
 
 def queue_work(*, budget_seconds: float | None = None, worker_id: str | None = None) -> int:
@@ -65,24 +71,58 @@ def queue_work(*, budget_seconds: float | None = None, worker_id: str | None = N
 def instruction_render(
     *, instruction: RenderInstruction, worker_id: str, renderer: Renderer
 ) -> None:
-    """Render one claimed instruction and report the outcome under its lease."""
-    lease = instruction.lease_id
-    backend = renderer.name
+    """Render one claimed instruction and report the outcome under its lease.
 
-    def progress(percent: int | None = None, external_id: str | None = None) -> None:
-        instruction_heartbeat(
+    The lease is kept alive from this process's keeper thread for as long as the worker holds
+    the job (render and report); the render stops at its next progress check once the lease is
+    lost or the render's deadline has passed.
+    """
+    keeper = lease_keeper(worker_id)
+    keeper.hold(instruction_id=instruction.pk, lease_id=instruction.lease_id)
+    try:
+        result = _render(instruction, worker_id=worker_id, renderer=renderer, keeper=keeper)
+        if result is not None:
+            breaker_record_success(backend=renderer.name)
+            _complete(instruction, worker_id, result)
+    finally:
+        keeper.release()
+
+
+def _render(
+    instruction: RenderInstruction, *, worker_id: str, renderer: Renderer, keeper: LeaseKeeper
+) -> RenderResult | None:
+    """The render itself; None when it did not produce a result (reported or dropped)."""
+    lease, backend = instruction.lease_id, renderer.name
+    deadline = time.monotonic() + settings.RENDER_DEADLINE_SECONDS
+
+    def progress(
+        percent: int | None = None, external_id: str | None = None, commit: bool = False
+    ) -> None:
+        # `commit`: the render is done and about to move its files into place; only the lease
+        # matters then, not the deadline.
+        if keeper.lost:
+            raise LeaseLost(f"Worker {worker_id} lost instruction {instruction.pk}.")
+        if not commit and time.monotonic() > deadline:
+            raise RenderTimedOut(
+                f"Render ran past its deadline of {settings.RENDER_DEADLINE_SECONDS} s"
+            )
+        beat = functools.partial(
+            instruction_heartbeat,
             instruction_id=instruction.pk,
             worker_id=worker_id,
             lease_id=lease,
             progress=percent,
             external_id=external_id,
         )
+        if commit:  # a finished render waits out a database blip before its files move
+            _through_database_blips(beat)
+        else:
+            beat()
 
     try:
-        result = renderer.render(instruction, progress=progress)
+        return renderer.render(instruction, progress=progress)
     except LeaseLost:
         logger.warning("instruction %s: lease lost during render; result dropped", instruction.pk)
-        return
     except BackendUnavailable as exc:
         breaker_record_failure(backend=backend, error=str(exc))
         instruction_release(
@@ -91,31 +131,62 @@ def instruction_render(
             lease_id=lease,
             reason=f"{backend} unavailable: {exc}",
         )
-        return
     except RenderFailed as exc:
         breaker_record_success(backend=backend)  # the backend answered; the job was at fault
-        _report_failure(instruction, worker_id, str(exc), retryable=exc.retryable)
-        return
+        _report_failure(
+            instruction,
+            worker_id,
+            str(exc),
+            retryable=exc.retryable,
+            timed_out=isinstance(exc, RenderTimedOut),
+        )
     except Exception as exc:  # a bug or an unexpected backend answer: fail this job, not the worker
         logger.exception("instruction %s: render crashed", instruction.pk)
         _report_failure(instruction, worker_id, f"{type(exc).__name__}: {exc}", retryable=True)
-        return
-    breaker_record_success(backend=backend)
+    return None
+
+
+# A finished render is never thrown away for a database that blips: its last lease check and
+# its completion are retried (a completion finding itself already recorded under this lease
+# counts as done) for about a minute.
+DATABASE_RETRY_DELAYS = (0.5, 1, 2, 4, 8, 15, 30)
+
+
+def _through_database_blips(call: Callable[[], T]) -> T:
+    for delay in DATABASE_RETRY_DELAYS:
+        try:
+            return call()
+        except (OperationalError, InterfaceError):
+            logger.warning("database unavailable; retrying in %s s", delay, exc_info=True)
+            connection.close()
+            time.sleep(delay)
+    return call()
+
+
+def _complete(instruction: RenderInstruction, worker_id: str, result: RenderResult) -> None:
     try:
-        instruction_complete(
-            instruction_id=instruction.pk,
-            worker_id=worker_id,
-            lease_id=lease,
-            output_path=result.output_path,
-            file_size=result.file_size,
-            frame_count=result.frame_count,
+        _through_database_blips(
+            functools.partial(
+                instruction_complete,
+                instruction_id=instruction.pk,
+                worker_id=worker_id,
+                lease_id=instruction.lease_id,
+                output_path=result.output_path,
+                file_size=result.file_size,
+                frame_count=result.frame_count,
+            )
         )
     except LeaseLost:
-        logger.warning("instruction %s: finished after losing its lease; refused", instruction.pk)
+        logger.warning("instruction %s: finished after losing its lease", instruction.pk)
 
 
 def _report_failure(
-    instruction: RenderInstruction, worker_id: str, message: str, *, retryable: bool
+    instruction: RenderInstruction,
+    worker_id: str,
+    message: str,
+    *,
+    retryable: bool,
+    timed_out: bool = False,
 ) -> None:
     try:
         instruction_fail(
@@ -124,6 +195,7 @@ def _report_failure(
             lease_id=instruction.lease_id,
             error_message=message,
             retryable=retryable,
+            timed_out=timed_out,
         )
     except LeaseLost:
         logger.warning("instruction %s: failure reported after losing its lease", instruction.pk)

@@ -95,10 +95,7 @@ def test_it_moves_the_event_journal_and_audit_trail_keeping_every_row_and_back()
 def test_it_scopes_existing_idempotency_keys_by_their_creator_and_back():
     """Forwards, each key gets its creator's scope (a resend after the upgrade finds its
     instruction); backwards, a key two scopes shared stays with the oldest row only."""
-    before = [
-        ("automation_hub", "0003_event_journal"),
-        ("rendering", "0005_audit_entry_instruction_links"),
-    ]
+    before = [("automation_hub", "0003_event_journal"), ("rendering", "0006_queue_recovery")]
     old = _migrate(before)
     old.get_model("automation_hub", "ApiKey").objects.create(
         name="desk-1", role="sub", prefix="p1", key_hash="h"

@@ -49,12 +49,13 @@ def cluster_env(*, workers: int, backend: str, output_root: Path, **extra: str) 
 
 @contextmanager
 def running_cluster(
-    env: dict[str, str], *, count: int = 1, log: Path | None = None
+    env: dict[str, str], *, count: int = 1, log: Path | None = None, command: str = "qcluster"
 ) -> Iterator[list[subprocess.Popen]]:
-    """`count` qcluster processes; stopped (SIGTERM, then SIGKILL) on exit."""
+    """`count` processes of `manage.py <command>` (django-q2 clusters unless told otherwise);
+    stopped (SIGTERM, then SIGKILL) on exit."""
     procs = [
         subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"],
+            [sys.executable, "manage.py", command],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -76,6 +77,15 @@ def running_cluster(
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+@contextmanager
+def running_supervisor(
+    env: dict[str, str], *, log: Path | None = None
+) -> Iterator[subprocess.Popen]:
+    """The queue supervisor (`manage.py queue_supervisor`) beside the workers."""
+    with running_cluster(env, log=log, command="queue_supervisor") as (proc,):
+        yield proc
 
 
 def wait_for(

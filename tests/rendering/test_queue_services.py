@@ -68,13 +68,22 @@ def test_it_completes_once_with_one_output():
     job.refresh_from_db()
     assert job.status == InstructionStatus.COMPLETED and job.render_progress == 100
     assert output.file_size == 123
-    with pytest.raises(LeaseLost):
+    # The same completion again (its answer was lost with the connection): already done.
+    again = instruction_complete(
+        instruction_id=job.pk,
+        worker_id="w1",
+        lease_id=job.lease_id,
+        output_path="/out/a.png",
+        file_size=123,
+    )
+    assert again.pk == output.pk
+    with pytest.raises(LeaseLost):  # anyone else's is a late result
         instruction_complete(
             instruction_id=job.pk,
-            worker_id="w1",
+            worker_id="w2",
             lease_id=job.lease_id,
-            output_path="/out/a.png",
-            file_size=123,
+            output_path="/out/b.png",
+            file_size=1,
         )
     assert RenderOutput.objects.filter(instruction=job).count() == 1
 

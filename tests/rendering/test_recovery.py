@@ -42,7 +42,7 @@ def test_it_recovers_a_job_whose_worker_stopped_heartbeating(django_capture_on_c
     _age_heartbeat(job.pk, 700)
     with django_capture_on_commit_callbacks(execute=True):
         counts = instructions_reap_stale(timeout_seconds=600)
-    assert counts == {"recovered": 1, "failed": 0}
+    assert counts == {"recovered": 1, "timed_out": 0}
     job.refresh_from_db()
     assert job.status == InstructionStatus.PENDING and job.retry_count == 1
     assert job.claimed_by == "" and job.lease_id is None
@@ -55,19 +55,29 @@ def test_it_leaves_live_jobs_alone():
     make_instruction()
     job = instruction_claim_next(worker_id="w1")
     _age_heartbeat(job.pk, 30)
-    assert instructions_reap_stale(timeout_seconds=600) == {"recovered": 0, "failed": 0}
+    assert instructions_reap_stale(timeout_seconds=600) == {"recovered": 0, "timed_out": 0}
     job.refresh_from_db()
     assert job.status == InstructionStatus.PROCESSING
 
 
-def test_it_fails_a_stuck_job_at_max_retries():
+def test_it_times_out_a_stuck_job_at_max_retries_as_stale_not_failed():
     make_instruction(retry_count=3, max_retries=3)
     job = instruction_claim_next(worker_id="w1")
     _age_heartbeat(job.pk, 700)
-    assert instructions_reap_stale(timeout_seconds=600) == {"recovered": 0, "failed": 1}
+    assert instructions_reap_stale(timeout_seconds=600) == {"recovered": 0, "timed_out": 1}
     job.refresh_from_db()
-    assert job.status == InstructionStatus.FAILED and job.error_message == TIMEOUT_MESSAGE
-    assert MonitoringEvent.objects.filter(code="job_failed_permanently").count() == 1
+    # Timed out (its worker stopped answering), not failed (its render never failed).
+    assert job.status == InstructionStatus.STALE and job.error_message.startswith(TIMEOUT_MESSAGE)
+    assert job.completed_at is not None
+    (event,) = MonitoringEvent.objects.filter(code="job_timed_out")
+    assert (event.severity, event.instruction_id) == ("error", job.pk)
+    assert not MonitoringEvent.objects.filter(code="job_failed_permanently").exists()
+    (audit,) = job.audit_entries.all()
+    assert (audit.action, audit.actor_name, audit.after["status"]) == (
+        "reap_final",
+        "reaper",
+        "stale",
+    )
 
 
 def test_it_retries_failed_jobs_when_their_backoff_is_due(settings):

@@ -40,6 +40,8 @@ class Command(BaseCommand):
         }
         if not no_workers:
             commands["workers"] = [python, "manage.py", "qcluster"]
+            # Beside the workers (same host): takes a dead worker's job back within seconds.
+            commands["supervisor"] = [python, "manage.py", "queue_supervisor"]
         procs = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}  # noqa: S603
         self.stdout.write(
             f"WSOP Automation Hub ({settings.HUB_MODE} mode) on http://{host}:{port}/\n"

@@ -2,7 +2,7 @@
 
 Only this package writes `RenderInstruction.status`, `priority`, the claim/lease fields
 (`claimed_by`, `lease_id`, `heartbeat_at`, `next_attempt_at`) and `retry_count`
-(tests/hub/test_state_ownership.py fails on any other writer). Every caller — internal
+(tests/hub/test_architecture.py fails on any other writer). Every caller — internal
 workers, the pull API, the reaper, the sweep, the manual actions, the admin, the detectors, the
 API / CSV creation and the simulator — goes through it:
 

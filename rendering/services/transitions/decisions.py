@@ -27,20 +27,21 @@ from rendering.services.transitions.table import (
     transition_apply,
 )
 
-TIMEOUT_MESSAGE = "Timeout and max retries exceeded"
+TIMEOUT_MESSAGE = "Timed out: its worker stopped answering and its retries are spent"
 
 
 def instruction_reap(
-    *, instruction_id: int, lease_id: object, holder: str, cutoff: datetime, timeout: int
+    *, instruction_id: int, lease_id: object, holder: str, stale: Q, why: str
 ) -> str | None:
-    """A PROCESSING row whose holder stopped heart-beating (before `cutoff`) under `lease_id`:
-    back to PENDING with retry_count + 1 and re-dispatched ("recovered"), or FAILED "Timeout and
-    max retries exceeded" at max_retries ("failed"). None when it was completed, re-claimed or
-    heart-beaten since it was found, or another reaper holds it right now.
+    """Take back a PROCESSING row from a holder that is gone (`stale`: the condition that says
+    so, e.g. no heartbeat since a cutoff, re-checked under the row lock with the lease): back to
+    PENDING with retry_count + 1 and re-dispatched ("recovered"), or STALE (timed out, retries
+    spent) at max_retries ("timed_out"). None when it was completed, re-claimed or heart-beaten
+    since it was found, or another reaper holds it right now. The job's identity on the render
+    backend (`external_id`) is kept, so its next claim can pick the job up again.
     """
-    still_stale = Q(lease_id=lease_id) & (Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True))
-    why = f"no heartbeat from worker {holder or '?'} for over {timeout} s"
-    details = {"worker_id": holder, "timeout": timeout}
+    still_stale = Q(lease_id=lease_id, claimed_by=holder) & stale
+    details = {"worker_id": holder}
     recovered = transition_apply(
         REAP,
         instruction_id=instruction_id,
@@ -49,7 +50,7 @@ def instruction_reap(
             "status": REAP.target,
             "retry_count": F("retry_count") + 1,
             "next_attempt_at": None,
-            "error_message": f"Worker {holder} stopped heart-beating for over {timeout} s",
+            "error_message": f"Taken back: {why}"[:4000],
             **CLAIM_RESET,
         },
         actor=REAPER,
@@ -61,13 +62,13 @@ def instruction_reap(
     )
     if recovered is not None:
         return "recovered"
-    failed = transition_apply(
+    timed_out = transition_apply(
         REAP_FINAL,
         instruction_id=instruction_id,
         match=still_stale,
         changes={
             "status": REAP_FINAL.target,
-            "error_message": TIMEOUT_MESSAGE,
+            "error_message": f"{TIMEOUT_MESSAGE} ({why})"[:4000],
             "next_attempt_at": None,
             "completed_at": timezone.now(),
             **CLAIM_RESET,
@@ -78,7 +79,7 @@ def instruction_reap(
         details=details,
         skip_locked=True,
     )
-    return "failed" if failed is not None else None
+    return "timed_out" if timed_out is not None else None
 
 
 def instruction_auto_retry(

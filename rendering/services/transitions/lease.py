@@ -9,6 +9,7 @@ late result is recorded. These run for every job, so claim and completion are on
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -31,6 +32,8 @@ from rendering.services.transitions.table import (
     FAIL_FINAL,
     HEARTBEAT,
     RELEASE,
+    RELEASE_HELD,
+    TIME_OUT_FINAL,
     Actor,
     transition_record,
 )
@@ -202,6 +205,7 @@ def instruction_complete(
         "render_progress": 100,
         "error_message": "",
         "next_attempt_at": None,
+        "releases": 0,
         "updated_at": now,
     }
     with transaction.atomic():
@@ -232,8 +236,27 @@ def instruction_complete(
                 ]
             )
             return output
+    done = _completed_under(instruction_id=instruction_id, worker_id=worker_id, lease_id=lease_id)
+    if done is not None:
+        return done  # a retry of a completion whose answer was lost: it is recorded already
     _refuse_late_result(instruction_id=instruction_id, worker_id=worker_id, action="complete")
     raise AssertionError("unreachable")  # _refuse_late_result always raises
+
+
+def _completed_under(
+    *, instruction_id: int, worker_id: str, lease_id: uuid.UUID | str | None
+) -> RenderOutput | None:
+    """The output this very lease completed, if it did (the row stays COMPLETED under it)."""
+    lease = _as_uuid(lease_id) if lease_id is not None else None
+    if lease is None:
+        return None
+    return RenderOutput.objects.filter(
+        instruction_id=instruction_id,
+        status=OutputStatus.COMPLETED,
+        instruction__status=COMPLETE.target,
+        instruction__claimed_by=worker_id,
+        instruction__lease_id=lease,
+    ).first()
 
 
 def instruction_fail(
@@ -243,10 +266,12 @@ def instruction_fail(
     lease_id: uuid.UUID | str | None = None,
     error_message: str,
     retryable: bool = True,
+    timed_out: bool = False,
 ) -> RenderInstruction:
     """PROCESSING → FAILED for the holder. Under max_retries (and retryable) the row gets a
-    `next_attempt_at` from its backend's retry policy and the sweep re-queues it then; otherwise
-    it is failed for good: a `job_failed_permanently` event and a live alert.
+    `next_attempt_at` from its backend's retry policy and is re-queued then; otherwise it is
+    done for good: FAILED (`job_failed_permanently`) when the render failed, STALE
+    (`job_timed_out`) when it ran past its deadline; either way an alert.
     """
     now = timezone.now()
     held = _held(instruction_id=instruction_id, worker_id=worker_id, lease_id=lease_id)
@@ -255,8 +280,11 @@ def instruction_fail(
         if row is not None:
             will_retry = retryable and row.retry_count < row.max_retries
             policy = retry_policy_for(backend=row.backend or settings.RENDER_BACKEND)
+            final = FAIL_FINAL if not timed_out else TIME_OUT_FINAL
+            t = FAIL if will_retry else final
             RenderInstruction.objects.filter(held).update(
-                status=FAIL.target,
+                status=t.target,
+                releases=0,
                 error_message=error_message[:4000],
                 next_attempt_at=now + policy.delay(retry_count=row.retry_count)
                 if will_retry
@@ -266,13 +294,14 @@ def instruction_fail(
             )
             after = RenderInstruction.objects.get(pk=instruction_id)
             transition_record(
-                FAIL if will_retry else FAIL_FINAL,
+                t,
                 before=row,
                 after=after,
                 actor=QUEUE,
                 message=(
-                    f"Instruction {after.pk} ({after.template_name}) failed after "
-                    f"{after.retry_count} retries: {error_message}"
+                    f"Instruction {after.pk} ({after.template_name}) "
+                    f"{'timed out' if timed_out else 'failed'} after {after.retry_count} "
+                    f"retries: {error_message}"
                 ),
                 details={"retry_count": after.retry_count, "max_retries": after.max_retries},
             )
@@ -286,20 +315,49 @@ def instruction_release(
 ) -> bool:
     """PROCESSING → PENDING without spending a retry (the backend, not the job, was at fault).
 
-    Returns False when the worker no longer held the row (nothing to give back).
+    A job released RENDER_RELEASE_HOLD_AFTER times in a row without a render in between is held
+    back (its next claim waits, doubling each time) so it cannot keep the head of the queue
+    busy; that is an automatic decision, audited. False when the worker no longer held the row.
     """
     held = _held(instruction_id=instruction_id, worker_id=worker_id, lease_id=lease_id)
     with transaction.atomic():
-        released = RenderInstruction.objects.filter(held).update(
+        row = RenderInstruction.objects.select_for_update().filter(held).first()
+        if row is None:
+            return False
+        releases = row.releases + 1
+        wait = _hold_back(releases)
+        RenderInstruction.objects.filter(held).update(
             status=RELEASE.target,
             error_message=reason[:4000],
+            releases=releases,
+            next_attempt_at=timezone.now() + wait if wait else None,
             updated_at=timezone.now(),
             **CLAIM_RESET,
         )
-        if released:
-            after = RenderInstruction.objects.get(pk=instruction_id)
+        after = RenderInstruction.objects.get(pk=instruction_id)
+        if wait is None:
             transition_record(RELEASE, before=None, after=after, actor=QUEUE)
-    return bool(released)
+        else:
+            why = f"released {releases} times in a row ({reason})"
+            transition_record(
+                RELEASE_HELD,
+                before=row,
+                after=after,
+                actor=QUEUE,
+                reason=why,
+                message=f"Instruction {after.pk} {why}: held back {int(wait.total_seconds())} s.",
+                details={"releases": releases, "wait_seconds": int(wait.total_seconds())},
+            )
+    return True
+
+
+def _hold_back(releases: int) -> timedelta | None:
+    """How long a job released `releases` times in a row waits before its next claim."""
+    over = releases - settings.RENDER_RELEASE_HOLD_AFTER
+    if over < 0:
+        return None
+    seconds = settings.RENDER_RELEASE_HOLD_SECONDS * 2 ** min(over, 16)
+    return timedelta(seconds=min(seconds, settings.RENDER_RELEASE_HOLD_MAX_SECONDS))
 
 
 def _raise_not_held(*, instruction_id: int, worker_id: str, action: str) -> None:

@@ -25,7 +25,7 @@ from rendering.services.payloads import instruction_live_data
 
 S = InstructionStatus
 
-# The fields only this package writes (tests/hub/test_state_ownership.py checks the code base).
+# The fields only this package writes (tests/hub/test_architecture.py checks the code base).
 STATE_FIELDS = frozenset(
     {
         "status",
@@ -75,15 +75,24 @@ FAIL_FINAL = Transition(
     "fail_final", (S.PROCESSING,), S.FAILED,
     event="job_failed_permanently", event_type=ALERT, severity=Severity.ERROR,
 )  # fmt: skip
+# The render ran past RENDER_DEADLINE_SECONDS with no retry left: timed out, not failed.
+TIME_OUT_FINAL = Transition(
+    "time_out_final", (S.PROCESSING,), S.STALE,
+    event="job_timed_out", event_type=ALERT, severity=Severity.ERROR,
+)  # fmt: skip
 RELEASE = Transition("release", (S.PROCESSING,), S.PENDING)  # the backend was at fault
 # The hub's own decisions.
+RELEASE_HELD = Transition(
+    "release_held", (S.PROCESSING,), S.PENDING,
+    event="job_held_back", event_type=REMEDIATION, severity=Severity.WARNING, audited=True,
+)  # fmt: skip
 REAP = Transition(
     "reap", (S.PROCESSING,), S.PENDING,
     event="stuck_job_recovered", event_type=REMEDIATION, severity=Severity.WARNING, audited=True,
 )  # fmt: skip
 REAP_FINAL = Transition(
-    "reap_final", (S.PROCESSING,), S.FAILED,
-    event="job_failed_permanently", event_type=ALERT, severity=Severity.ERROR, audited=True,
+    "reap_final", (S.PROCESSING,), S.STALE,
+    event="job_timed_out", event_type=ALERT, severity=Severity.ERROR, audited=True,
 )  # fmt: skip
 AUTO_RETRY = Transition(
     "auto_retry", (S.FAILED,), S.PENDING,
@@ -115,8 +124,9 @@ SIMULATE = Transition("simulate", (S.PENDING,), None)
 TRANSITIONS: dict[str, Transition] = {
     t.name: t
     for t in (
-        CREATE, CLAIM, HEARTBEAT, COMPLETE, FAIL, FAIL_FINAL, RELEASE, REAP, REAP_FINAL,
-        AUTO_RETRY, RAISE_PRIORITY, RETRY, BULK_RETRY, CANCEL, CHANGE_PRIORITY, SIMULATE,
+        CREATE, CLAIM, HEARTBEAT, COMPLETE, FAIL, FAIL_FINAL, TIME_OUT_FINAL, RELEASE,
+        RELEASE_HELD, REAP, REAP_FINAL, AUTO_RETRY, RAISE_PRIORITY, RETRY, BULK_RETRY, CANCEL,
+        CHANGE_PRIORITY, SIMULATE,
     )
 }  # fmt: skip
 

@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("automation_hub", "0004_metrics_key_role"),
         ("hands", "0001_initial"),
-        ("rendering", "0005_audit_entry_instruction_links"),
+        ("rendering", "0006_queue_recovery"),
     ]
 
     operations = [

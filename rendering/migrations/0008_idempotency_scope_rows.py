@@ -1,5 +1,5 @@
 """Existing idempotency keys get their creator's scope (and lose it again on the way back);
-see 0006."""
+see 0007."""
 
 from django.db import migrations
 
@@ -46,7 +46,7 @@ def unscope_keys(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("rendering", "0006_idempotency_per_scope"),
+        ("rendering", "0007_idempotency_per_scope"),
     ]
 
     operations = [

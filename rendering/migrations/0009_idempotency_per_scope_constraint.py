@@ -1,4 +1,4 @@
-"""One instruction per (scope, key); see 0006."""
+"""One instruction per (scope, key); see 0007."""
 
 from django.db import migrations, models
 
@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("rendering", "0007_idempotency_scope_rows"),
+        ("rendering", "0008_idempotency_scope_rows"),
     ]
 
     operations = [
