@@ -151,8 +151,9 @@ def fuzz(schema_path: Path, url: str, caller: str, headers: list[str], out: Path
         "--report-json-path",
         str(report),
     ]
+    # Run from the report folder: schemathesis keeps a cache where it runs, not in the checkout.
     done = subprocess.run(
-        command, cwd=BASE_DIR, capture_output=True, text=True, timeout=600, check=False
+        command, cwd=out, capture_output=True, text=True, timeout=600, check=False
     )
     (out / f"{caller}.txt").write_text(done.stdout + done.stderr)
     if not report.exists():
