@@ -11,10 +11,10 @@ PYTEST_ARGS ?=
 
 .PHONY: test-deps install run worker migrate test test-embedded test-production lint bench soak clean
 
-$(BIN)/.installed: requirements.txt
+$(BIN)/.installed: requirements.txt requirements-test.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q -r requirements.txt -r requirements-test.txt
 	@touch $@
 
 install: $(BIN)/.installed

@@ -4,21 +4,64 @@ Authenticated by the session cookie (asgi.py checks the Origin and loads the use
 socket is accepted only to be closed with 4401, so the page can tell "signed out" from "network
 down" (a refused handshake carries no code). A page connects with `?since=<seq>` — the last event
 it saw, or the seq it was rendered at — and first receives what it missed, then the live events.
+
+A socket lives only as long as its session: signing out closes it at once (`session_ended`,
+through the channel layer), and every LIVE_SESSION_CHECK_SECONDS it re-reads its session, so an
+expired session, a deactivated user or a changed password close it too (4401).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
+import logging
+from importlib import import_module
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs
 
+from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
+from django.contrib.auth import get_user
 
 from automation_hub import live
 
+logger = logging.getLogger(__name__)
+
 CLOSE_UNAUTHENTICATED = 4401
+SESSION_CLOSED = "session.closed"
+
+
+def session_group(session_key: str) -> str:
+    """The channel-layer group of one session's sockets (hashed: the key is a credential)."""
+    return f"session-{hashlib.sha256(session_key.encode()).hexdigest()[:32]}"
+
+
+def session_user_id(session_key: str) -> int | None:
+    """The id of the active user this session still signs in, else None (expired, signed out,
+    user deactivated or password changed: Django's own checks, as on a page request)."""
+    engine = import_module(settings.SESSION_ENGINE)
+    user = get_user(SimpleNamespace(session=engine.SessionStore(session_key)))  # type: ignore[arg-type]
+    return user.pk if user.is_authenticated else None
+
+
+def session_ended(sender: Any = None, request: Any = None, **kwargs: Any) -> None:
+    """`user_logged_out` receiver: tell that session's sockets to close. Sent before Django
+    flushes the session, so its key is still known. A broker outage must not break signing out:
+    the sockets' own check closes them a little later."""
+    session_key = getattr(getattr(request, "session", None), "session_key", None)
+    if not session_key:
+        return
+    try:
+        async_to_sync(get_channel_layer().group_send)(
+            session_group(session_key), {"type": SESSION_CLOSED}
+        )
+    except Exception:
+        logger.warning("could not tell the sockets of a signed-out session to close", exc_info=True)
 
 
 class DashboardConsumer(AsyncJsonWebsocketConsumer):
@@ -28,6 +71,10 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
             await self.accept()
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
+        self._session_key = self.scope["session"].session_key
+        self._user_id = user.pk
+        await self.channel_layer.group_add(session_group(self._session_key), self.channel_name)
+        self._watch = asyncio.ensure_future(self._watch_session())
         # Until the catch-up is sent, live events wait here, so the page sees them in seq order.
         self._ready = False
         self._pending: list[dict[str, Any]] = []
@@ -57,6 +104,9 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         self._joined = False
         if self._reconciler is not None:
             self._reconciler.cancel()
+        if self._watch is not asyncio.current_task():
+            self._watch.cancel()
+        await self.channel_layer.group_discard(session_group(self._session_key), self.channel_name)
         if settings.HUB_MODE == "production":
             await self.channel_layer.group_discard(live.DASHBOARD_GROUP, self.channel_name)
         else:
@@ -66,6 +116,28 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         # The feed is one-way; a ping lets a page check the socket without waiting for an event.
         if isinstance(content, dict) and content.get("type") == "ping":
             await self.send_json({"type": "pong", "data": {}, "timestamp": None, "seq": None})
+
+    async def session_closed(self, message: dict[str, Any]) -> None:
+        """The session signed out (`session_ended`)."""
+        await self._end()
+
+    async def _watch_session(self) -> None:
+        while True:
+            await asyncio.sleep(settings.LIVE_SESSION_CHECK_SECONDS)
+            try:
+                user_id = await database_sync_to_async(session_user_id)(self._session_key)
+            except Exception:  # database blip: keep the socket, check again next time
+                logger.warning("live socket: session check failed", exc_info=True)
+                continue
+            if user_id != self._user_id:
+                await self._end()
+                return
+
+    async def _end(self) -> None:
+        if self._joined:
+            with contextlib.suppress(Exception):
+                await self.close(code=CLOSE_UNAUTHENTICATED)
+            await self.disconnect(CLOSE_UNAUTHENTICATED)
 
     async def live_event(self, message: dict[str, Any]) -> None:
         """Group message from the Redis pub/sub layer (production mode)."""

@@ -43,3 +43,10 @@ class LeaseLost(Conflict):
 class NotFound(HubError):
     status = HTTPStatus.NOT_FOUND
     code = "not_found"
+
+
+class TooLarge(HubError):
+    """A request body (an upload) over its limit: refused before it is read whole."""
+
+    status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    code = "too_large"

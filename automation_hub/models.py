@@ -20,6 +20,7 @@ class ProducerRole(models.TextChoices):
     FEATURE_TABLE = "feature_table", "Feature table (RFID hands)"
     SUB = "sub", "Sub (render instructions)"
     AE = "ae", "AE render worker"
+    METRICS = "metrics", "Metrics scraper (/metrics)"
 
 
 class ApiKey(models.Model):

@@ -166,6 +166,12 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 STATIC_ROOT.mkdir(exist_ok=True)
 WHITENOISE_USE_FINDERS = True  # serve straight from the app folders: no collectstatic step
 
+# Request bodies: a CSV upload's file may be this large; any other body DATA_UPLOAD_MAX_MEMORY_SIZE
+# (Django's default, 2.5 MB). Larger ones are refused (413) before they are read
+# (automation_hub/body_limit.py).
+UPLOAD_MAX_BYTES: int = env.int("UPLOAD_MAX_BYTES", default=5 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE: int = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+
 # Where rendered files go: the NAS mount in production.
 OUTPUT_ROOT = Path(env.str("OUTPUT_ROOT", default=str(VAR_DIR / "output")))
 
@@ -177,26 +183,52 @@ REST_FRAMEWORK = {
     # `WWW-Authenticate: Api-Key` instead of the session class's bare 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "automation_hub.api.authentication.ApiKeyAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
+        "automation_hub.api.authentication.ThrottledBasicAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Least privilege: people only, unless a view names the producer roles it admits.
+    "DEFAULT_PERMISSION_CLASSES": ["automation_hub.api.permissions.IsPerson"],
+    "DEFAULT_THROTTLE_CLASSES": ["automation_hub.api.throttles.CallerRateThrottle"],
     "DEFAULT_PAGINATION_CLASS": "automation_hub.api.pagination.HubPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "automation_hub.api.errors.hub_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "automation_hub.api.schema.HubAutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON bodies only; the CSV import takes its multipart upload itself.
+    "DEFAULT_PARSER_CLASSES": ["automation_hub.api.parsers.HubJSONParser"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# Requests per caller (each producer key; each person) that the API serves, per rate unit
+# (s, min, hour, day); past it → 429 with Retry-After. Sized for a broadcast day with room to
+# spare: a feature table sends a hand every minute or two (resends included), the sub desk
+# creates and polls instructions, every ae machine claims and heartbeats every few seconds
+# (all machines may share one key), Prometheus scrapes every 15 s.
+API_THROTTLE_RATES: dict = env.json(
+    "API_THROTTLE_RATES",
+    default={
+        "feature_table": "600/min",
+        "sub": "1200/min",
+        "ae": "2400/min",
+        "metrics": "120/min",
+        "person": "1200/min",
+    },
+)
+# OpenAPI schema and Swagger UI: signed-in people only, unless this is true.
+API_DOCS_PUBLIC: bool = env.bool("API_DOCS_PUBLIC", default=False)
 SPECTACULAR_SETTINGS = {
     "TITLE": "WSOP Automation Hub API",
     "DESCRIPTION": "Producers, render queue, monitoring and manual override.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and Swagger UI: signed-in people, or anyone with API_DOCS_PUBLIC=true.
+    "SERVE_PERMISSIONS": ["automation_hub.api.permissions.ApiDocsReader"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "PATH_CONVERTER_OVERRIDES": {
+        "id": {"type": "integer", "minimum": 0, "maximum": 999_999_999_999_999_999}
+    },
     # Several "status" choice sets (instruction, render output, tournament): name them.
     "ENUM_NAME_OVERRIDES": {
         "InstructionStatusEnum": "rendering.models.InstructionStatus",
@@ -304,8 +336,8 @@ MONITOR_ROLLUP_SETTLE_SECONDS: int = env.int("MONITOR_ROLLUP_SETTLE_SECONDS", de
 MONITOR_ROLLUP_RETENTION_HOURS: int = env.int("MONITOR_ROLLUP_RETENTION_HOURS", default=48)
 if MONITOR_ROLLUP_RETENTION_HOURS < 26:
     raise ImproperlyConfigured("MONITOR_ROLLUP_RETENTION_HOURS must be at least 26")
-# /metrics answers unauthenticated scrapes from loopback (not through a proxy); false: auth only.
-METRICS_ALLOW_LOOPBACK: bool = env.bool("METRICS_ALLOW_LOOPBACK", default=True)
+# /metrics takes a `metrics` API key or HTTP Basic; true: anyone who can reach it may scrape.
+METRICS_PUBLIC: bool = env.bool("METRICS_PUBLIC", default=False)
 SLACK_WEBHOOK_URL: str = env.str("SLACK_WEBHOOK_URL", default="")
 ALERT_EMAILS: list[str] = env.list("ALERT_EMAILS", default=[])
 # Slack/e-mail: at most one notification per event code within this many seconds.
@@ -421,7 +453,12 @@ for _name in (
     if vars()[_name] < 1:
         raise ImproperlyConfigured(f"{_name} must be at least 1")
 
-# Login throttling: failed attempts per (client address, user name) and per address, per window.
+# An open socket re-reads its session this often and closes (4401) once it expired, or its user
+# was deactivated or changed password; signing out closes it at once.
+LIVE_SESSION_CHECK_SECONDS: float = env.float("LIVE_SESSION_CHECK_SECONDS", default=15.0)
+
+# Failed password attempts (page login, /admin/login/, HTTP Basic: one rule) per (client address,
+# user name) and per address within the window; past either → 429 until the window ends.
 LOGIN_FAILURES_PER_USER: int = env.int("LOGIN_FAILURES_PER_USER", default=5)
 LOGIN_FAILURES_PER_ADDRESS: int = env.int("LOGIN_FAILURES_PER_ADDRESS", default=30)
 LOGIN_FAILURE_WINDOW_SECONDS: int = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=900)

@@ -19,6 +19,8 @@ api_patterns = [
 ]
 
 urlpatterns = [
+    # The admin's sign-in under the same failed-password throttle as the pages and HTTP Basic.
+    path("admin/login/", page_views.admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
     path("", include("monitoring.urls")),
@@ -30,3 +32,6 @@ urlpatterns = [
     path("", include("rendering.page_urls")),
     path("", include("hands.page_urls")),
 ]
+
+handler404 = "automation_hub.views.not_found"
+handler500 = "automation_hub.views.server_error"

@@ -126,6 +126,7 @@ class RenderInstructionAdmin(admin.ModelAdmin):
         "external_id",
         "render_progress",
         "correlation_id",
+        "idempotency_scope",
         "idempotency_key",
         "created_by",
         "created_at",

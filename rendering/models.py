@@ -55,8 +55,11 @@ class RenderInstruction(models.Model):
         "hands.Hand", null=True, blank=True, on_delete=models.PROTECT, related_name="instructions"
     )
     correlation_id = models.UUIDField(default=uuid.uuid4, db_index=True)
-    # A producer that resends a POST with the same key gets the first instruction back.
-    idempotency_key = models.CharField(max_length=128, null=True, blank=True, unique=True)
+    # A producer that resends a POST with the same key gets the first instruction back. Keys are
+    # unique per scope, the caller's own namespace (`key:<role>:<name>`, `user:<name>`, `hub`),
+    # so one producer can never take (or answer 409 on) a key another will use.
+    idempotency_scope = models.CharField(max_length=200, blank=True, default="")
+    idempotency_key = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
     created_by = models.CharField(max_length=150, blank=True)  # user name or API key name
 
     retry_count = models.PositiveSmallIntegerField(default=0)
@@ -91,6 +94,10 @@ class RenderInstruction(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(render_progress__lte=100), name="instr_progress_lte_100"
+            ),
+            # NULL keys (no key sent) are outside the constraint on both databases.
+            models.UniqueConstraint(
+                fields=["idempotency_scope", "idempotency_key"], name="instr_idempotency_per_scope"
             ),
         ]
         indexes = [

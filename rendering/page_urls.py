@@ -8,8 +8,8 @@ app_name = "rendering"
 
 urlpatterns = [
     path("instructions/", views.instruction_list, name="instructions"),
-    path("instructions/<int:pk>/", views.instruction_detail, name="instruction"),
-    path("hands/<int:pk>/", views.hand_detail, name="hand"),
+    path("instructions/<id:pk>/", views.instruction_detail, name="instruction"),
+    path("hands/<id:pk>/", views.hand_detail, name="hand"),
     path("outputs/", views.output_list, name="outputs"),
-    path("outputs/<int:pk>/preview", views.output_preview, name="output-preview"),
+    path("outputs/<id:pk>/preview", views.output_preview, name="output-preview"),
 ]

@@ -93,6 +93,31 @@ def _output_root(tmp_path, settings) -> None:
     settings.OUTPUT_ROOT = tmp_path / "output"
 
 
+def forget_throttles() -> None:
+    """Failed sign-ins and request rates are counted in the cache, which outlives a test (in
+    production mode a Redis database): each test starts with none counted."""
+    from django.core.cache import cache
+
+    if settings.HUB_MODE != "production":
+        cache.clear()  # local memory, this process only
+        return
+    import redis
+
+    try:
+        client = cache._cache.get_client(write=True)
+        for pattern in ("*:login-fail:*", "*:throttle_*"):
+            keys = list(client.scan_iter(match=pattern, count=1000))
+            if keys:
+                client.delete(*keys)
+    except redis.RedisError:
+        pass  # no Redis: the tests that need it say so themselves
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttles() -> None:
+    forget_throttles()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_breaker_cache() -> None:
     # Each test's database starts with its own breakers: forget what this process read before.

@@ -1,14 +1,22 @@
-"""`Authorization: Api-Key <key>` for producer systems."""
+"""How API callers prove who they are: `Authorization: Api-Key <key>` for producer systems,
+HTTP Basic (under the failed-password throttle) or the session for people."""
 
 from __future__ import annotations
 
 import hmac
 from datetime import timedelta
+from typing import Any
 
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from automation_hub.login_throttle import (
+    client_address,
+    login_success_record,
+    login_throttle_wait,
+    throttled_message,
+)
 from automation_hub.models import ApiKey
 
 KEYWORD = "Api-Key"
@@ -65,3 +73,32 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         now = timezone.now()
         if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
             ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+
+
+class SignInThrottled(exceptions.Throttled):
+    """429 for a throttled address / user name: the same words as the sign-in pages."""
+
+    default_code = "login_throttled"
+
+    def __init__(self, wait: int):
+        super().__init__(wait=wait)
+        # Exactly the pages' words (DRF would append its own "Expected available in …").
+        self.detail = exceptions.ErrorDetail(throttled_message(), code=self.default_code)
+
+
+class ThrottledBasicAuthentication(authentication.BasicAuthentication):
+    """HTTP Basic under the one failed-password rule (`automation_hub.login_throttle`).
+
+    A throttled caller is refused before the password is checked; a wrong password is counted
+    by the `user_login_failed` signal that `authenticate()` sends."""
+
+    def authenticate_credentials(
+        self, userid: str, password: str, request: Any = None
+    ) -> tuple[Any, None]:
+        address = client_address(request)
+        wait = login_throttle_wait(address=address, username=userid)
+        if wait is not None:
+            raise SignInThrottled(wait)
+        user, auth = super().authenticate_credentials(userid, password, request)
+        login_success_record(address=address, username=userid)
+        return user, auth

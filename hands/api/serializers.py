@@ -79,7 +79,7 @@ class TournamentOutput(serializers.ModelSerializer):
 
 
 class HandOutput(serializers.ModelSerializer):
-    tournament = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    tournament = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     hand_rank_label = serializers.CharField(source="get_hand_rank_display", read_only=True)
     instruction_ids = serializers.SerializerMethodField()
 

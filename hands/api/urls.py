@@ -6,7 +6,7 @@ from hands.api import views
 
 urlpatterns = [
     path("hands", views.HandListCreateView.as_view(), name="hand-list"),
-    path("hands/<int:pk>", views.HandDetailView.as_view(), name="hand-detail"),
+    path("hands/<id:pk>", views.HandDetailView.as_view(), name="hand-detail"),
     path("tournaments", views.TournamentListView.as_view(), name="tournament-list"),
-    path("tournaments/<int:pk>", views.TournamentDetailView.as_view(), name="tournament-detail"),
+    path("tournaments/<id:pk>", views.TournamentDetailView.as_view(), name="tournament-detail"),
 ]

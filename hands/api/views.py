@@ -7,7 +7,6 @@ from http import HTTPStatus
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -17,7 +16,11 @@ from hands.api.serializers import HandInput, HandOutput, TournamentOutput
 from hands.selectors import hand_list, tournament_list
 from hands.services import hand_ingest
 
+# Least privilege: the feature tables post and read hands (and tournaments); the sub desk reads
+# hands to build instructions for them; every other key is refused.
 CanPostHands = person_or_producer("feature_table")
+CanReadHands = person_or_producer("feature_table", "sub")
+CanReadTournaments = person_or_producer("feature_table")
 
 
 class HandListCreateView(generics.ListAPIView):
@@ -26,14 +29,16 @@ class HandListCreateView(generics.ListAPIView):
     serializer_class = HandOutput
     filter_backends = [DjangoFilterBackend]
     filterset_class = HandFilter
+    error_responses = {
+        "409": "The same (table_id, hand_number) was recorded with other content; `errors` "
+        "names each differing field, `existing_id` the stored hand."
+    }
 
     def get_queryset(self):
         return hand_list()
 
     def get_permissions(self):
-        if self.request.method == "POST":
-            return [IsAuthenticated(), CanPostHands()]
-        return [IsAuthenticated()]
+        return [CanPostHands()] if self.request.method == "POST" else [CanReadHands()]
 
     @extend_schema(
         request=HandInput,
@@ -57,6 +62,7 @@ class HandListCreateView(generics.ListAPIView):
 
 class HandDetailView(generics.RetrieveAPIView):
     serializer_class = HandOutput
+    permission_classes = [CanReadHands]
 
     def get_queryset(self):
         return hand_list()
@@ -64,6 +70,7 @@ class HandDetailView(generics.RetrieveAPIView):
 
 class TournamentListView(generics.ListAPIView):
     serializer_class = TournamentOutput
+    permission_classes = [CanReadTournaments]
 
     def get_queryset(self):
         return tournament_list()
@@ -71,6 +78,7 @@ class TournamentListView(generics.ListAPIView):
 
 class TournamentDetailView(generics.RetrieveAPIView):
     serializer_class = TournamentOutput
+    permission_classes = [CanReadTournaments]
 
     def get_queryset(self):
         return tournament_list()

@@ -2,23 +2,23 @@ from __future__ import annotations
 
 import django_filters
 
-from automation_hub.models import MonitoringEvent, Severity
-from rendering.api.filters import ChoiceInFilter
+from automation_hub.api.filters import ChoiceInFilter, HubFilterSet, IdFilter, StrictBooleanFilter
+from automation_hub.models import EventType, MonitoringEvent, Severity
 
 
-class EventFilter(django_filters.FilterSet):
+class EventFilter(HubFilterSet):
     # `?severity=error,critical`: a comma list of levels.
     severity = ChoiceInFilter(field_name="severity", choices=Severity.choices)
     min_severity = django_filters.ChoiceFilter(
         choices=Severity.choices, method="filter_min_severity", label="This severity or worse"
     )
-    resolved = django_filters.BooleanFilter()
+    resolved = StrictBooleanFilter()
     code = django_filters.CharFilter()
-    type = django_filters.CharFilter()
+    type = django_filters.ChoiceFilter(choices=EventType.choices)
     since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    instruction = django_filters.NumberFilter(field_name="instruction_id")
-    hand = django_filters.NumberFilter(field_name="hand_id")
+    instruction = IdFilter(field_name="instruction_id")
+    hand = IdFilter(field_name="hand_id")
 
     class Meta:
         model = MonitoringEvent

@@ -1,28 +1,26 @@
 """`GET /metrics`: the monitoring figures in the Prometheus text format (version 0.0.4).
 
-Access: any authenticated caller (person or API key), or an unauthenticated scrape from the
-loopback interface (a Prometheus agent on the hub's host). A request that came through a proxy
-(`X-Forwarded-For` set) never counts as loopback, because behind a proxy on the same host every
-client would. `METRICS_ALLOW_LOOPBACK=false` turns the loopback exception off.
+Access: a scrape credential, i.e. a `metrics` API key or a person (HTTP Basic / session); other
+producer keys are refused. `METRICS_PUBLIC=true` lets anyone who can reach it scrape (where only
+the Prometheus host can). No address counts as trusted: behind a reverse proxy on the same host,
+every client would look local.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework.permissions import BasePermission
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from automation_hub.api.permissions import MetricsScrape
 from automation_hub.models import Severity
 from monitoring.selectors.events import open_event_counts
 from monitoring.selectors.health import orphan_hands
@@ -46,24 +44,6 @@ class PrometheusRenderer(BaseRenderer):
         if isinstance(data, str):
             return data.encode()
         return json.dumps(data).encode()  # error bodies
-
-
-def is_loopback(request: Request) -> bool:
-    if not getattr(settings, "METRICS_ALLOW_LOOPBACK", True):
-        return False
-    if request.META.get("HTTP_X_FORWARDED_FOR") or request.META.get("HTTP_FORWARDED"):
-        return False
-    try:
-        return ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
-    except ValueError:
-        return False
-
-
-class AuthenticatedOrLoopback(BasePermission):
-    message = "Authenticate, or scrape from the hub's own host."
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        return bool(request.user and request.user.is_authenticated) or is_loopback(request)
 
 
 def _line(name: str, value: float | int | None, labels: dict[str, str] | None = None) -> str:
@@ -190,13 +170,16 @@ def _health_metrics(
 
 
 class PrometheusView(APIView):
-    permission_classes = [AuthenticatedOrLoopback]
+    permission_classes = [MetricsScrape]
     renderer_classes = [PrometheusRenderer]
 
     @extend_schema(
         responses={(200, "text/plain"): OpenApiTypes.STR},
         tags=["monitoring"],
-        description="Prometheus text format. Authenticated callers, or loopback scrapes.",
+        description=(
+            "Prometheus text format. A `metrics` API key or a person; anyone when the hub "
+            "runs with METRICS_PUBLIC=true."
+        ),
     )
     def get(self, request: Request) -> Response:
         return Response(prometheus_text(), content_type="text/plain; version=0.0.4; charset=utf-8")

@@ -21,6 +21,12 @@ from rendering.api.serializers import InstructionOutput, OutputOutput
 class WindowInput(serializers.Serializer):
     window = serializers.ChoiceField(choices=list(WINDOWS), default="1h")
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # A query string's `?window=` would otherwise fall back to the default unseen.
+        if self.initial_data.get("window") == "":
+            raise serializers.ValidationError({"window": ["Give a window, or leave it out."]})
+        return attrs
+
 
 class EventOutput(serializers.ModelSerializer):
     class Meta:
@@ -46,7 +52,8 @@ class EventOutput(serializers.ModelSerializer):
 
 
 class EventResolveInput(serializers.Serializer):
-    resolved_by = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    """Who resolves is the authenticated caller (the view's business), not part of the input."""
+
     notes = serializers.CharField(max_length=4000, required=False, allow_blank=True, default="")
 
 

@@ -12,9 +12,9 @@ urlpatterns = [
     path("metrics/queue-depth", views.QueueDepthView.as_view(), name="metrics-queue-depth"),
     path("data-flow", views.DataFlowView.as_view(), name="data-flow"),
     path("events", views.EventListView.as_view(), name="event-list"),
-    path("events/<int:pk>", views.EventDetailView.as_view(), name="event-detail"),
-    path("events/<int:pk>/resolve", views.EventResolveView.as_view(), name="event-resolve"),
+    path("events/<id:pk>", views.EventDetailView.as_view(), name="event-detail"),
+    path("events/<id:pk>/resolve", views.EventResolveView.as_view(), name="event-resolve"),
     path("orchestrator/status", views.OrchestratorStatusView.as_view(), name="orchestrator-status"),
     path("orchestrator/sync", views.SyncRequestView.as_view(), name="orchestrator-sync"),
-    path("orchestrator/sync/<int:pk>", views.SyncRunDetailView.as_view(), name="orchestrator-run"),
+    path("orchestrator/sync/<id:pk>", views.SyncRunDetailView.as_view(), name="orchestrator-run"),
 ]

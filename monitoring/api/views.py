@@ -1,8 +1,7 @@
 """Monitoring API: dashboard, metrics, data flow, events and the orchestrator.
 
-Reads are open to every authenticated caller (people and producer keys); resolving an event and
-starting a sync are for people only. The manual override actions are the render queue's
-(`rendering.api.action_views`).
+For people only (the default permission): no producer key reads the whole operation. The manual
+override actions are the render queue's (`rendering.api.action_views`).
 """
 
 from __future__ import annotations
@@ -15,12 +14,11 @@ from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, serializers
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from automation_hub.api.permissions import IsPerson, actor_name
+from automation_hub.api.permissions import actor_name
 from automation_hub.journal import event_resolve
 from automation_hub.models import MonitoringEvent
 from hands.models import Hand
@@ -118,6 +116,7 @@ class QueueDepthView(APIView):
 
 
 class DataFlowView(APIView):
+    read_error_responses = {"404": "No hand with that id."}
     @extend_schema(
         parameters=[OpenApiParameter("hand_id", int, required=True)],
         responses=s.DataFlowOutput,
@@ -152,15 +151,23 @@ class EventDetailView(generics.RetrieveAPIView):
 
 
 class EventResolveView(APIView):
-    permission_classes = [IsAuthenticated, IsPerson]
+    error_responses = {"409": "The event was already resolved (`resolved_by` says by whom)."}
 
-    @extend_schema(request=s.EventResolveInput, responses=s.EventOutput, tags=["events"])
+    @extend_schema(
+        request=s.EventResolveInput,
+        responses=s.EventOutput,
+        tags=["events"],
+        description=(
+            "Close an open event. `resolved_by` is the signed-in caller, never a value from the "
+            "body. 409 if it is already resolved."
+        ),
+    )
     def post(self, request: Request, pk: int) -> Response:
         payload = s.EventResolveInput(data=request.data)
         payload.is_valid(raise_exception=True)
         event = event_resolve(
             event_id=pk,
-            resolved_by=payload.validated_data.get("resolved_by") or actor_name(request),
+            resolved_by=actor_name(request),
             notes=payload.validated_data["notes"],
         )
         return Response(s.EventOutput(event).data)
@@ -173,7 +180,6 @@ class OrchestratorStatusView(APIView):
 
 
 class SyncRequestView(APIView):
-    permission_classes = [IsAuthenticated, IsPerson]
 
     @extend_schema(
         request=s.SyncInput,

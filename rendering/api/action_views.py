@@ -12,12 +12,12 @@ from http import HTTPStatus
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from automation_hub.api.permissions import IsPerson, actor_name
+from rendering.models import InstructionStatus
 from rendering.services.payloads import instruction_live_data
 from rendering.services.transitions import manual
 from rendering.services.transitions.table import BULK_RETRY, Actor
@@ -76,14 +76,36 @@ class BulkRetryOutput(serializers.Serializer):
     audit_id = serializers.IntegerField(allow_null=True)
 
 
+class InstructionStateOutput(serializers.Serializer):
+    """The instruction's live fields after the action (as the dashboard receives them)."""
+
+    id = serializers.IntegerField()
+    template_name = serializers.CharField()
+    status = serializers.ChoiceField(choices=InstructionStatus.choices)
+    priority = serializers.IntegerField(min_value=1, max_value=10)
+    trigger_type = serializers.CharField()
+    hand_id = serializers.IntegerField(allow_null=True)
+    retry_count = serializers.IntegerField(min_value=0)
+    render_progress = serializers.IntegerField(min_value=0, max_value=100)
+    error_message = serializers.CharField(allow_blank=True)
+    correlation_id = serializers.UUIDField()
+    created_at = serializers.DateTimeField(allow_null=True)
+    updated_at = serializers.DateTimeField(allow_null=True)
+
+
 class _ActionView(APIView):
-    permission_classes = [IsAuthenticated, IsPerson]
+    permission_classes = [IsPerson]
+    error_responses = {
+        "404": "No instruction with that id.",
+        "409": "`illegal_transition`: the instruction's state does not allow this action "
+        "(the detail says why).",
+    }
 
 
 class RetryView(_ActionView):
     @extend_schema(
         request=RetryInput,
-        responses=dict,
+        responses=InstructionStateOutput,
         tags=["actions"],
         description="FAILED/STALE/CANCELLED → PENDING. 409 from PENDING, PROCESSING, COMPLETED.",
     )
@@ -97,7 +119,7 @@ class RetryView(_ActionView):
 class CancelView(_ActionView):
     @extend_schema(
         request=CancelInput,
-        responses=dict,
+        responses=InstructionStateOutput,
         tags=["actions"],
         description="→ CANCELLED; a worker's later result for it is refused. 409 when finished.",
     )
@@ -109,7 +131,7 @@ class CancelView(_ActionView):
 
 
 class ChangePriorityView(_ActionView):
-    @extend_schema(request=ChangePriorityInput, responses=dict, tags=["actions"])
+    @extend_schema(request=ChangePriorityInput, responses=InstructionStateOutput, tags=["actions"])
     def post(self, request: Request) -> Response:
         payload = ChangePriorityInput(data=request.data)
         payload.is_valid(raise_exception=True)

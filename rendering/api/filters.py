@@ -2,19 +2,16 @@ from __future__ import annotations
 
 import django_filters
 
+from automation_hub.api.filters import ChoiceInFilter, HubFilterSet, IdFilter, PriorityFilter
 from rendering.models import InstructionStatus, RenderInstruction
 
 
-class ChoiceInFilter(django_filters.BaseInFilter, django_filters.ChoiceFilter):
-    """`?status=failed,pending`: a comma list of valid choices."""
-
-
-class InstructionFilter(django_filters.FilterSet):
+class InstructionFilter(HubFilterSet):
     status = ChoiceInFilter(field_name="status", choices=InstructionStatus.choices)
     template = django_filters.CharFilter(field_name="template_name")
     trigger_type = django_filters.CharFilter()
-    hand = django_filters.NumberFilter(field_name="hand_id")
-    priority = django_filters.NumberFilter()
+    hand = IdFilter(field_name="hand_id")
+    priority = PriorityFilter()
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 

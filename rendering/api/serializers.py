@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from automation_hub.api.parsers import MAX_JSON_DEPTH, json_depth_exceeds
 from hands.models import Hand
 from rendering.models import OutputFormat, RenderInstruction, RenderOutput
 
@@ -73,6 +74,8 @@ class InstructionInput(serializers.Serializer):
     def validate_layer_data(self, value: Any) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise serializers.ValidationError("Expected an object of layer values.")
+        if json_depth_exceeds(value):
+            raise serializers.ValidationError(f"Nested deeper than {MAX_JSON_DEPTH} levels.")
         if len(json.dumps(value)) > MAX_LAYER_DATA_BYTES:
             raise serializers.ValidationError(f"Larger than {MAX_LAYER_DATA_BYTES} bytes.")
         return value
@@ -109,6 +112,7 @@ class InstructionOutput(serializers.ModelSerializer):
             "trigger_id",
             "hand",
             "correlation_id",
+            "idempotency_scope",
             "idempotency_key",
             "created_by",
             "retry_count",

@@ -7,7 +7,7 @@ from rendering.api import action_views, views
 urlpatterns = [
     path("instructions", views.InstructionListCreateView.as_view(), name="instruction-list"),
     path("instructions/import", views.InstructionImportView.as_view(), name="instruction-import"),
-    path("instructions/<int:pk>", views.InstructionDetailView.as_view(), name="instruction-detail"),
+    path("instructions/<id:pk>", views.InstructionDetailView.as_view(), name="instruction-detail"),
     # Manual override (people only).
     path("actions/retry", action_views.RetryView.as_view(), name="action-retry"),
     path("actions/cancel", action_views.CancelView.as_view(), name="action-cancel"),

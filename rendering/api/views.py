@@ -7,21 +7,23 @@ from http import HTTPStatus
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers
-from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from automation_hub.api.permissions import actor_name, person_or_producer
+from automation_hub.api.permissions import actor_name, idempotency_scope, person_or_producer
 from automation_hub.errors import InvalidInput
+from automation_hub.uploads import too_large, upload_cap
 from rendering.api.filters import InstructionFilter
 from rendering.api.serializers import InstructionInput, InstructionOutput
 from rendering.selectors import instruction_list
 from rendering.services.csv_import import MAX_CSV_BYTES, instructions_import_csv
 from rendering.services.instructions import instruction_create
 
+# The sub desk creates and reads instructions (with their layer data); no other key sees them.
 CanCreateInstructions = person_or_producer("sub")
+CanReadInstructions = person_or_producer("sub")
 
 
 class InstructionListCreateView(generics.ListAPIView):
@@ -30,14 +32,18 @@ class InstructionListCreateView(generics.ListAPIView):
     serializer_class = InstructionOutput
     filter_backends = [DjangoFilterBackend]
     filterset_class = InstructionFilter
+    error_responses = {
+        "409": "This caller's idempotency key was used for a different instruction; "
+        "`existing_id` is the first one."
+    }
 
     def get_queryset(self):
         return instruction_list()
 
     def get_permissions(self):
         if self.request.method == "POST":
-            return [IsAuthenticated(), CanCreateInstructions()]
-        return [IsAuthenticated()]
+            return [CanCreateInstructions()]
+        return [CanReadInstructions()]
 
     @extend_schema(
         request=InstructionInput,
@@ -47,7 +53,8 @@ class InstructionListCreateView(generics.ListAPIView):
                 "Idempotency-Key",
                 location=OpenApiParameter.HEADER,
                 required=False,
-                description="Same as the body's idempotency_key.",
+                description="Same as the body's idempotency_key: unique per caller (each API "
+                "key, each person), so no other producer can take or answer for it.",
             )
         ],
         tags=["instructions"],
@@ -60,7 +67,9 @@ class InstructionListCreateView(generics.ListAPIView):
         payload = InstructionInput(data=data)
         payload.is_valid(raise_exception=True)
         instruction, created = instruction_create(
-            **payload.validated_data, created_by=actor_name(request)
+            **payload.validated_data,
+            created_by=actor_name(request),
+            idempotency_scope=idempotency_scope(request),
         )
         return Response(
             InstructionOutput(instruction).data,
@@ -70,6 +79,7 @@ class InstructionListCreateView(generics.ListAPIView):
 
 class InstructionDetailView(generics.RetrieveAPIView):
     serializer_class = InstructionOutput
+    permission_classes = [CanReadInstructions]
 
     def get_queryset(self):
         return instruction_list()
@@ -78,8 +88,9 @@ class InstructionDetailView(generics.RetrieveAPIView):
 class InstructionImportView(APIView):
     """POST a CSV file (multipart field `file`): all rows are created, or none."""
 
-    parser_classes = [MultiPartParser, FormParser]
-    permission_classes = [IsAuthenticated, CanCreateInstructions]
+    parser_classes = [MultiPartParser]
+    error_responses = {"413": "The file (or the whole body) is over its size limit."}
+    permission_classes = [CanCreateInstructions]
 
     @extend_schema(
         request={
@@ -98,6 +109,7 @@ class InstructionImportView(APIView):
         tags=["instructions"],
     )
     def post(self, request: Request) -> Response:
+        upload_cap(request, limit=MAX_CSV_BYTES)  # before the body is read
         upload = request.FILES.get("file")
         if upload is None:
             raise InvalidInput(
@@ -105,10 +117,12 @@ class InstructionImportView(APIView):
                 fields={"file": ["No file was submitted."]},
             )
         if upload.size > MAX_CSV_BYTES:
-            raise InvalidInput(
-                f"The file is larger than {MAX_CSV_BYTES} bytes.", fields={"file": ["Too large."]}
-            )
-        result = instructions_import_csv(content=upload.read(), created_by=actor_name(request))
+            raise too_large(MAX_CSV_BYTES)
+        result = instructions_import_csv(
+            content=upload.read(),
+            created_by=actor_name(request),
+            idempotency_scope=idempotency_scope(request),
+        )
         return Response(
             {
                 "created": result.created,

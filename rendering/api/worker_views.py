@@ -15,7 +15,6 @@ from http import HTTPStatus
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -38,7 +37,11 @@ class _WorkerInput(serializers.Serializer):
 
 
 class WorkerApiView(APIView):
-    permission_classes = [IsAuthenticated, producer_only("ae")]
+    permission_classes = [producer_only("ae")]
+    error_responses = {
+        "409": "`lease_lost`: this worker no longer holds the job (reaped, cancelled or "
+        "claimed again); stop rendering it."
+    }
 
     def holder(self, request: Request, worker_id: str) -> str:
         """The name the queue holds a job under: the caller's key and its worker id."""

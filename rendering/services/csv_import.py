@@ -27,14 +27,18 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
+from automation_hub.api.parsers import MAX_JSON_DEPTH
 from automation_hub.errors import Conflict, InvalidInput
 from hands.models import Hand
 from rendering.api.serializers import InstructionInput
 from rendering.services.instructions import instruction_create
 
-MAX_CSV_BYTES = 5 * 1024 * 1024
+MAX_CSV_BYTES: int = settings.UPLOAD_MAX_BYTES
+# Python's csv module refuses a cell longer than this; such a cell is a bad row (400).
+MAX_CELL_CHARS = csv.field_size_limit()
 MAX_CSV_ROWS = 10_000
 OUTPUT_COLUMNS = ("format", "resolution", "fps", "frame_count")
 PLAIN_COLUMNS = (
@@ -96,6 +100,8 @@ def _row_payload(row: dict[str, str], default_key: str) -> tuple[dict[str, Any],
             layer = json.loads(row["layer_data"])
         except json.JSONDecodeError as exc:
             errors.append(f"layer_data: not valid JSON ({exc.msg}).")
+        except RecursionError:
+            errors.append(f"layer_data: nested deeper than {MAX_JSON_DEPTH} levels.")
     if isinstance(layer, dict):
         layer.update(
             {k[len(LAYER_PREFIX) :]: v for k, v in row.items() if k.startswith(LAYER_PREFIX)}
@@ -117,12 +123,30 @@ def _row_payload(row: dict[str, str], default_key: str) -> tuple[dict[str, Any],
     return payload, errors
 
 
+def _csv_problem(exc: csv.Error, line: int) -> InvalidInput:
+    reason = str(exc)
+    if "field larger than field limit" in reason:
+        reason = f"a cell is longer than {MAX_CELL_CHARS} characters"
+    return InvalidInput(
+        f"Line {line} cannot be read as CSV: {reason}; nothing was imported.",
+        fields={f"line {line}": [f"row: {reason}."]},
+    )
+
+
 def _read_rows(content: bytes) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InvalidInput("The file is not UTF-8 text.", fields={"file": [str(exc)]}) from exc
     reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        return _checked_rows(reader)
+    except csv.Error as exc:  # an over-long cell, a NUL byte, a stray quote
+        # line_num counts the lines already read: the bad one is the next.
+        raise _csv_problem(exc, reader.line_num + 1) from exc
+
+
+def _checked_rows(reader: csv.DictReader) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     header = [h.strip() for h in (reader.fieldnames or [])]
     unknown = [h for h in header if h not in PLAIN_COLUMNS and not h.startswith(LAYER_PREFIX)]
     problems = []
@@ -148,7 +172,9 @@ def _read_rows(content: bytes) -> tuple[list[str], list[tuple[int, dict[str, str
     return header, rows
 
 
-def instructions_import_csv(*, content: bytes, created_by: str = "") -> CsvImportResult:
+def instructions_import_csv(
+    *, content: bytes, created_by: str = "", idempotency_scope: str = ""
+) -> CsvImportResult:
     """Validate every row, then create them all in one transaction. Any bad row → InvalidInput
     naming each bad line; nothing is written. Re-importing the same file creates nothing new."""
     _, rows = _read_rows(content)
@@ -161,7 +187,7 @@ def instructions_import_csv(*, content: bytes, created_by: str = "") -> CsvImpor
             errors[f"line {line}"] = ["row: more values than header columns."]
             continue
         payload, row_errors = _row_payload(row, default_key=f"csv:{file_hash}:{line}")
-        serializer = InstructionInput(data=payload)
+        serializer = InstructionInput(data=payload, context={"text_input": True})
         if not serializer.is_valid():
             row_errors += _messages(serializer.errors)
         key = payload["idempotency_key"]
@@ -178,7 +204,9 @@ def instructions_import_csv(*, content: bytes, created_by: str = "") -> CsvImpor
     with transaction.atomic():
         for line, data in validated:
             try:
-                instruction, created = instruction_create(**data, created_by=created_by)
+                instruction, created = instruction_create(
+                    **data, created_by=created_by, idempotency_scope=idempotency_scope
+                )
             except Conflict as exc:
                 errors[f"line {line}"] = [f"idempotency_key: {exc.message}"]
                 continue

@@ -19,6 +19,9 @@ DEFAULT_OUTPUT_SETTINGS: dict[str, Any] = {
     "frame_count": 1,
 }
 
+# The idempotency namespace of the instructions the hub creates itself (premium hands).
+HUB_SCOPE = "hub"
+
 # What must match for a resend with the same idempotency key to be "the same instruction".
 _IDEMPOTENT_FIELDS = (
     "template_name",
@@ -45,8 +48,12 @@ def _same_request(existing: RenderInstruction, values: dict[str, Any]) -> list[s
     ]
 
 
-def _resend(idempotency_key: str, values: dict[str, Any]) -> tuple[RenderInstruction, bool]:
-    existing = RenderInstruction.objects.get(idempotency_key=idempotency_key)
+def _resend(
+    scope: str, idempotency_key: str, values: dict[str, Any]
+) -> tuple[RenderInstruction, bool]:
+    existing = RenderInstruction.objects.get(
+        idempotency_scope=scope, idempotency_key=idempotency_key
+    )
     differing = _same_request(existing, values)
     if differing:
         raise Conflict(
@@ -67,14 +74,17 @@ def instruction_create(
     trigger_id: str = "",
     hand: Any = None,
     idempotency_key: str | None = None,
+    idempotency_scope: str = "",
     max_retries: int | None = None,
     created_by: str = "",
 ) -> tuple[RenderInstruction, bool]:
     """Create a PENDING instruction; returns (instruction, created).
 
     With an idempotency key, a resend returns the first instruction (created=False) and a
-    different request under the same key raises Conflict. After commit, the workers are woken
-    and the dashboard told (`instruction_updated`): see `transitions.create`.
+    different request under the same key raises Conflict. Keys are looked up only within
+    `idempotency_scope`, the caller's own namespace (`automation_hub.api.permissions.
+    idempotency_scope`; `hub` for the hub's own), so callers never collide. After commit, the
+    workers are woken and the dashboard told (`instruction_updated`): see `transitions.create`.
     """
     values = {
         "template_name": template_name,
@@ -85,17 +95,18 @@ def instruction_create(
         "trigger_id": trigger_id,
         "hand_id": hand.pk if hand is not None else None,
     }
-    if (
-        idempotency_key
-        and RenderInstruction.objects.filter(idempotency_key=idempotency_key).exists()
-    ):
-        return _resend(idempotency_key, values)
+    mine = RenderInstruction.objects.filter(
+        idempotency_scope=idempotency_scope, idempotency_key=idempotency_key
+    )
+    if idempotency_key and mine.exists():
+        return _resend(idempotency_scope, idempotency_key, values)
     extra: dict[str, Any] = {}
     if max_retries is not None:
         extra["max_retries"] = max_retries
     values.update(
         correlation_id=hand.correlation_id if hand is not None else uuid.uuid4(),
         idempotency_key=idempotency_key or None,
+        idempotency_scope=idempotency_scope,
         created_by=created_by,
         **extra,
     )
@@ -104,10 +115,7 @@ def instruction_create(
             instruction = instruction_insert(values=values)
     except IntegrityError:
         # A concurrent resend with the same key won the insert.
-        if (
-            not idempotency_key
-            or not RenderInstruction.objects.filter(idempotency_key=idempotency_key).exists()
-        ):
+        if not idempotency_key or not mine.exists():
             raise
-        return _resend(idempotency_key, values)
+        return _resend(idempotency_scope, idempotency_key, values)
     return instruction, True

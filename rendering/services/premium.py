@@ -10,7 +10,7 @@ from django.conf import settings
 
 from hands.models import Hand
 from rendering.models import RenderInstruction
-from rendering.services.instructions import instruction_create
+from rendering.services.instructions import HUB_SCOPE, instruction_create
 
 
 def premium_rule(*, hand_rank: str) -> dict[str, Any]:
@@ -46,6 +46,7 @@ def premium_instruction_create(*, hand: Hand, created_by: str = "") -> RenderIns
         trigger_id=f"{hand.table_id}#{hand.hand_number}",
         hand=hand,
         idempotency_key=f"premium-hand:{hand.pk}",
+        idempotency_scope=HUB_SCOPE,
         created_by=created_by or "hub",
     )
     return instruction

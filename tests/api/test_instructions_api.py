@@ -120,11 +120,17 @@ def test_it_lets_only_sub_and_people_create_instructions(key_client, role, statu
     assert RenderInstruction.objects.count() == (1 if status == 201 else 0)
 
 
-def test_it_lets_any_producer_read_instructions(key_client):
-    RenderInstruction.objects.create(template_name="x")
-    response = key_client("feature_table").get(reverse("instruction-list"))
-    assert response.status_code == HTTPStatus.OK
-    assert response.json()["count"] == 1
+@pytest.mark.parametrize(
+    ("role", "status"), [("sub", 200), ("feature_table", 403), ("ae", 403), ("metrics", 403)]
+)
+def test_it_shows_instructions_and_their_layer_data_only_to_the_sub_key(key_client, role, status):
+    RenderInstruction.objects.create(template_name="x", layer_data={"player_name": "Ivey"})
+    response = key_client(role).get(reverse("instruction-list"))
+    assert response.status_code == status
+    if status == HTTPStatus.OK:
+        assert response.json()["results"][0]["layer_data"] == {"player_name": "Ivey"}
+    else:
+        assert "player_name" not in response.content.decode()
 
 
 def test_it_filters_instructions_by_status_template_trigger_and_time(person_client):
@@ -165,3 +171,35 @@ def test_it_shows_one_instruction_and_404s_an_unknown_one(person_client):
     )
     missing = person_client.get(reverse("instruction-detail", args=[instruction.pk + 1]))
     assert missing.status_code == HTTPStatus.NOT_FOUND
+
+
+def test_it_keeps_each_producers_idempotency_keys_apart():
+    from rest_framework.test import APIClient
+
+    from automation_hub.services import api_key_create
+
+    def desk(name: str) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {api_key_create(role='sub', name=name)[1]}")
+        return client
+
+    def post(client: APIClient, body: dict):
+        return client.post(
+            reverse("instruction-list"), body, format="json", HTTP_IDEMPOTENCY_KEY="row-3"
+        )
+
+    desk_1, desk_2 = desk("desk-1"), desk("desk-2")
+    other = {**LOWER_THIRD, "layer_data": {"player_name": "Someone else"}}
+
+    first = post(desk_1, LOWER_THIRD)
+    # Another key sending the same key neither gets desk 1's instruction nor a 409 for it...
+    theirs = post(desk_2, other)
+    # ...and desk 1's resend still finds its own.
+    again = post(desk_1, LOWER_THIRD)
+
+    assert (first.status_code, theirs.status_code, again.status_code) == (201, 201, 200)
+    assert again.json()["id"] == first.json()["id"] != theirs.json()["id"]
+    assert sorted(RenderInstruction.objects.values_list("idempotency_scope", flat=True)) == [
+        "key:sub:desk-1",
+        "key:sub:desk-2",
+    ]

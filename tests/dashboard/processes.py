@@ -94,7 +94,8 @@ def free_port() -> int:
 class HubServer:
     """daphne serving the hub (HTTP + WebSocket) on a free loopback port, on the test database."""
 
-    def __init__(self) -> None:
+    def __init__(self, **env: str) -> None:
+        self.env = env  # extra settings for the server, e.g. LIVE_SESSION_CHECK_SECONDS
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
@@ -106,7 +107,7 @@ class HubServer:
         cmd.append("automation_hub.asgi:application")
         with self.log.open("w") as log:
             self.proc = subprocess.Popen(
-                cmd, cwd=BASE_DIR, env=hub_env(), stdout=log, stderr=subprocess.STDOUT
+                cmd, cwd=BASE_DIR, env=hub_env(**self.env), stdout=log, stderr=subprocess.STDOUT
             )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

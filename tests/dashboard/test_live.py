@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import transaction
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 from django_q.models import Schedule
 
@@ -275,5 +276,63 @@ def test_it_sends_an_event_that_became_visible_after_a_later_one_was_sent(sessio
         await asyncio.sleep(0.6)
         assert await ws.receive_nothing(timeout=0.3)
         await ws.disconnect()
+
+    async_to_sync(scenario)()
+
+
+async def closed_with(ws: WebsocketCommunicator, *, timeout: float = 5) -> int:
+    """The close code the socket ends with (live events before it are skipped)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            output = await ws.receive_output(timeout=timeout)
+            if output["type"] == "websocket.close":
+                return output["code"]
+
+
+def test_it_closes_the_socket_of_a_session_that_signs_out(engineer):
+    client = Client()
+    client.force_login(engineer)
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+
+    async def scenario():
+        ws = socket(cookie=cookie)
+        assert (await ws.connect())[0]
+        assert (await ws.receive_json_from(timeout=5))["type"] == "hello"
+        await database_sync_to_async(client.post)(reverse("logout"))
+        assert await closed_with(ws) == 4401
+
+    async_to_sync(scenario)()
+
+
+@pytest.mark.parametrize("ending", ["deactivated", "expired", "password changed"])
+def test_it_closes_the_socket_once_its_session_no_longer_signs_in(engineer, settings, ending):
+    from django.contrib.sessions.models import Session
+
+    settings.LIVE_SESSION_CHECK_SECONDS = 0.1
+    client = Client()
+    client.force_login(engineer)
+    session_key = client.cookies["sessionid"].value
+    cookie = f"sessionid={session_key}".encode()
+
+    def end_it() -> None:
+        if ending == "deactivated":
+            type(engineer).objects.filter(pk=engineer.pk).update(is_active=False)
+        elif ending == "expired":
+            Session.objects.filter(pk=session_key).update(
+                expire_date=timezone.now() - timedelta(seconds=1)
+            )
+        else:
+            engineer.set_password("a-new-pass-99")
+            engineer.save()
+
+    async def scenario():
+        ws = socket(cookie=cookie)
+        assert (await ws.connect())[0]
+        assert (await ws.receive_json_from(timeout=5))["type"] == "hello"
+        await asyncio.sleep(0.3)
+        await ws.send_json_to({"type": "ping"})  # still open while the session holds
+        assert (await ws.receive_json_from(timeout=5))["type"] == "pong"
+        await database_sync_to_async(end_it)()
+        assert await closed_with(ws) == 4401
 
     async_to_sync(scenario)()

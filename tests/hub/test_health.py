@@ -33,8 +33,35 @@ def test_it_reports_not_ready_when_the_broker_is_down(anon_client, settings):
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
     body = response.json()
     assert body["status"] == "unavailable"
-    assert body["checks"]["database"] == "ok"
-    assert body["checks"]["broker"] != "ok"
+    # Up or down only: a driver's error text names hosts, ports and users.
+    assert body["checks"] == {"database": "ok", "broker": "down"}
+    assert "127.0.0.1" not in response.content.decode()
+
+
+def test_it_tells_people_why_a_dependency_is_down(anon_client, django_user_model, settings):
+    admin = django_user_model.objects.create_superuser("chief", password="chief-pass-1")
+    settings.HUB_MODE = "production"
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    anon_client.force_login(admin)
+
+    response = anon_client.get(reverse("health-ready"))
+
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert "Connection" in response.json()["checks"]["broker"]
+
+
+def test_it_keeps_the_schema_and_swagger_ui_for_people_unless_docs_are_public(
+    anon_client, key_client, settings
+):
+    schema, docs = reverse("schema"), reverse("swagger-ui")
+    assert anon_client.get(schema).status_code == HTTPStatus.UNAUTHORIZED
+    assert anon_client.get(docs).status_code == HTTPStatus.UNAUTHORIZED
+    assert key_client("sub").get(schema).status_code == HTTPStatus.FORBIDDEN
+
+    settings.API_DOCS_PUBLIC = True
+
+    assert anon_client.get(schema).status_code == HTTPStatus.OK
+    assert anon_client.get(docs).status_code == HTTPStatus.OK
 
 
 def test_it_serves_the_openapi_schema_and_swagger_ui_offline(person_client):
@@ -48,7 +75,9 @@ def test_it_serves_the_openapi_schema_and_swagger_ui_offline(person_client):
     assert "cdn." not in html and "unpkg" not in html
 
 
-def test_it_names_a_worker_cluster_that_is_down_while_the_hub_still_serves(anon_client, settings):
+def test_it_names_a_worker_cluster_that_is_down_while_the_hub_still_serves(
+    anon_client, engineer, settings
+):
     from datetime import timedelta
 
     from django.utils import timezone
@@ -75,7 +104,10 @@ def test_it_names_a_worker_cluster_that_is_down_while_the_hub_still_serves(anon_
     assert response.status_code == HTTPStatus.OK  # this web server still serves
     body = response.json()
     assert body["status"] == "degraded"
-    assert body["processes"] == {
+    # A probe learns which part is down, not why.
+    assert body["processes"] == {"ops-workers": "down", "render-workers": "down", "web": "ok"}
+    anon_client.force_login(engineer)  # a person (the dashboard's badge) learns why
+    assert anon_client.get(reverse("health-ready")).json()["processes"] == {
         "ops-workers": "no heartbeat for 60 s",
         "render-workers": "restarting after killed by SIGKILL (2 restarts so far)",
         "web": "ok",

@@ -89,3 +89,42 @@ def test_it_moves_the_event_journal_and_audit_trail_keeping_every_row_and_back()
     assert back.get_model("monitoring", "MonitoringEvent").objects.count() == 1
     assert back.get_model("monitoring", "AuditEntry").objects.count() == 3
     _migrate(leaves)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_scopes_existing_idempotency_keys_by_their_creator_and_back():
+    """Forwards, each key gets its creator's scope (a resend after the upgrade finds its
+    instruction); backwards, a key two scopes shared stays with the oldest row only."""
+    before = [("automation_hub", "0003_event_journal"), ("rendering", "0006_queue_recovery")]
+    old = _migrate(before)
+    old.get_model("automation_hub", "ApiKey").objects.create(
+        name="desk-1", role="sub", prefix="p1", key_hash="h"
+    )
+    instruction = old.get_model("rendering", "RenderInstruction")
+    by_key = instruction.objects.create(
+        template_name="a", idempotency_key="row-3", created_by="api-key:desk-1"
+    )
+    premium = instruction.objects.create(
+        template_name="b", idempotency_key="premium-hand:1", created_by="api-key:table-1"
+    )
+    by_person = instruction.objects.create(
+        template_name="c", idempotency_key="k", created_by="td"
+    )
+
+    leaves = MigrationExecutor(connection).loader.graph.leaf_nodes()
+    new = _migrate(leaves)
+    rows = new.get_model("rendering", "RenderInstruction").objects
+    scopes = dict(rows.values_list("pk", "idempotency_scope"))
+    assert scopes == {by_key.pk: "key:sub:desk-1", premium.pk: "hub", by_person.pk: "user:td"}
+    later = rows.create(template_name="d", idempotency_key="row-3", idempotency_scope="user:td")
+
+    back = _migrate(before)
+    rows = back.get_model("rendering", "RenderInstruction").objects
+    keys = dict(rows.values_list("pk", "idempotency_key"))
+    assert keys == {
+        by_key.pk: "row-3",
+        premium.pk: "premium-hand:1",
+        by_person.pk: "k",
+        later.pk: None,
+    }
+    _migrate(leaves)

@@ -73,7 +73,7 @@ def test_it_shows_one_event_and_404s_an_unknown_one(person_client, key_client):
     event = make_event()
 
     assert person_client.get(reverse("event-detail", args=[event.pk])).json()["id"] == event.pk
-    assert key_client("sub").get(reverse("event-detail", args=[event.pk])).status_code == 200
+    assert key_client("sub").get(reverse("event-detail", args=[event.pk])).status_code == 403
     assert person_client.get(reverse("event-detail", args=[999999])).status_code == 404
 
 
@@ -85,27 +85,37 @@ def test_it_resolves_an_event_once_and_tells_the_dashboards(
     with django_capture_on_commit_callbacks(execute=True):
         response = person_client.post(
             reverse("event-resolve", args=[event.pk]),
-            {"resolved_by": "TD Kim", "notes": "renderer rebooted"},
+            {"notes": "renderer rebooted"},
             format="json",
         )
 
     assert response.status_code == HTTPStatus.OK
     event.refresh_from_db()
-    assert (event.resolved, event.resolved_by, event.notes) == (True, "TD Kim", "renderer rebooted")
+    assert (event.resolved, event.resolved_by, event.notes) == (
+        True,
+        "engineer",
+        "renderer rebooted",
+    )
     assert event.resolved_at is not None
     assert [a["id"] for a in live_events.of_type("alert") if a["resolved"]] == [event.pk]
 
     again = person_client.post(reverse("event-resolve", args=[event.pk]), {}, format="json")
     assert again.status_code == HTTPStatus.CONFLICT
     event.refresh_from_db()
-    assert event.resolved_by == "TD Kim"
+    assert event.resolved_by == "engineer"
 
 
-def test_it_records_the_caller_when_resolved_by_is_omitted(person_client):
+def test_it_records_the_caller_and_never_a_resolved_by_from_the_body(person_client):
     event = make_event()
 
-    person_client.post(reverse("event-resolve", args=[event.pk]), {"notes": ""}, format="json")
+    response = person_client.post(
+        reverse("event-resolve", args=[event.pk]),
+        {"resolved_by": "somebody else", "notes": ""},
+        format="json",
+    )
 
+    assert response.status_code == HTTPStatus.OK
+    assert response.json()["resolved_by"] == "engineer"
     event.refresh_from_db()
     assert event.resolved_by == "engineer"
 

@@ -212,38 +212,39 @@ def test_it_validates_the_data_flow_hand_id(person_client, anon_client):
     assert anon_client.get(reverse("dashboard")).status_code == HTTPStatus.UNAUTHORIZED
 
 
-def test_it_serves_prometheus_text_to_loopback_and_callers_with_credentials(
-    anon_client, person_client
+def test_it_serves_prometheus_text_to_a_metrics_key_and_to_people_only(
+    anon_client, person_client, key_client
 ):
     make_instruction(status="pending")
     completed(5, 12)
+    url = reverse("prometheus-metrics")
 
-    local = anon_client.get(reverse("prometheus-metrics"), REMOTE_ADDR="127.0.0.1")
-    remote = anon_client.get(reverse("prometheus-metrics"), REMOTE_ADDR="10.1.2.3")
-    proxied = anon_client.get(
-        reverse("prometheus-metrics"), REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="10.1.2.3"
-    )
-    signed_in = person_client.get(reverse("prometheus-metrics"), REMOTE_ADDR="10.1.2.3")
+    scraped = key_client("metrics").get(url)
+    signed_in = person_client.get(url)
+    # Loopback is no credential: a reverse proxy on the hub's host makes every client local.
+    local = anon_client.get(url, REMOTE_ADDR="127.0.0.1")
+    other_keys = {role: key_client(role).get(url).status_code for role in ("sub", "ae")}
 
-    assert local.status_code == HTTPStatus.OK
-    assert local["Content-Type"].startswith("text/plain")
-    text = local.content.decode()
+    assert scraped.status_code == HTTPStatus.OK
+    assert scraped["Content-Type"].startswith("text/plain")
+    text = scraped.content.decode()
     assert 'hub_queue_depth{status="pending"} 1' in text
     assert "hub_completed_1h 1" in text
     p50 = re.search(r'^hub_latency_1h_seconds\{quantile="0.5"\} (\S+)$', text, re.M)
     assert float(p50.group(1)) == pytest.approx(12, rel=RELATIVE_RESOLUTION)
     assert "# TYPE hub_error_rate_1h gauge" in text
-    assert remote.status_code == HTTPStatus.UNAUTHORIZED
-    assert proxied.status_code == HTTPStatus.UNAUTHORIZED
     assert signed_in.status_code == HTTPStatus.OK
+    assert local.status_code == HTTPStatus.UNAUTHORIZED
+    assert other_keys == {"sub": HTTPStatus.FORBIDDEN, "ae": HTTPStatus.FORBIDDEN}
 
 
-def test_it_can_require_credentials_even_on_loopback(anon_client, settings):
-    settings.METRICS_ALLOW_LOOPBACK = False
+def test_it_lets_anyone_scrape_when_metrics_are_public(anon_client, settings):
+    settings.METRICS_PUBLIC = True
 
-    response = anon_client.get(reverse("prometheus-metrics"), REMOTE_ADDR="127.0.0.1")
+    response = anon_client.get(reverse("prometheus-metrics"), REMOTE_ADDR="192.0.2.7")
 
-    assert response.status_code == HTTPStatus.UNAUTHORIZED
+    assert response.status_code == HTTPStatus.OK
+    assert "hub_queue_depth" in response.content.decode()
 
 
 def test_it_marks_the_ae_producer_degraded_while_a_renderer_circuit_is_open(person_client):

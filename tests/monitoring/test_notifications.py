@@ -140,3 +140,65 @@ def test_it_queues_the_notification_after_commit_instead_of_sending_inline(
         callback()
 
     assert queued == [event.pk]  # the info event is not queued
+
+
+@pytest.fixture
+def tasks_run_at_once(monkeypatch):
+    """django-q2 runs each queued task at once, in this process, through its own worker code
+    (`Conf.SYNC`): the notification path as a cluster would run it, without waiting for one."""
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", True)
+
+
+def test_it_posts_real_queue_failures_to_slack_rate_limited_and_mails_a_multiline_error(
+    settings, webhook, tasks_run_at_once, key_client, django_capture_on_commit_callbacks
+):
+    """A job an ae machine fails for good and a breaker that opens reach the webhook through
+    the journal, the commit hook and a django-q2 task; a second failure of the same code
+    within the interval is held back; a proxy's multi-line error page still mails."""
+    from django.urls import reverse
+
+    from rendering.models import RenderInstruction
+    from rendering.services.breaker import breaker_record_failure
+
+    url, receiver = webhook
+    settings.SLACK_WEBHOOK_URL = url
+    settings.ALERT_EMAILS = ["td@example.com"]
+    settings.MONITOR_NOTIFY_INTERVAL_SECONDS = 300
+    settings.RENDER_BREAKER_THRESHOLD = 2
+    ae = key_client("ae")
+    RenderInstruction.objects.create(template_name="lower_third", max_retries=0)
+    RenderInstruction.objects.create(template_name="scoreboard", max_retries=0)
+    proxy_page = "<html>\n<head><title>502 Bad Gateway</title></head>\n</html>"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(2):
+            job = ae.post(reverse("render-claim"), {"worker_id": "ae-1"}, format="json").json()
+            failed = ae.post(
+                reverse("render-fail", args=[job["id"]]),
+                {"worker_id": "ae-1", "lease_id": job["lease_id"], "error_message": proxy_page},
+                format="json",
+            )
+            assert failed.status_code == 200 and failed.json()["status"] == "failed"
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(2):
+            breaker_record_failure(backend="nexrender", error="connection refused")
+
+    outcomes = sorted(
+        MonitoringEvent.objects.filter(
+            code__in=["job_failed_permanently", "circuit_opened"]
+        ).values_list("code", "notification")
+    )
+    assert outcomes == [
+        ("circuit_opened", "sent"),
+        ("job_failed_permanently", "rate_limited"),
+        ("job_failed_permanently", "sent"),
+    ]
+    texts = [body["text"] for body in receiver.bodies]
+    assert len(texts) == 2
+    assert texts[0].startswith("[ERROR] job_failed_permanently: Instruction")
+    assert texts[1].startswith("[ERROR] circuit_opened: Render backend nexrender is failing")
+    subjects = [m.subject for m in mail.outbox]
+    assert len(subjects) == 2 and all("\n" not in s and "\r" not in s for s in subjects)
+    assert "502 Bad Gateway" in subjects[0]

@@ -25,7 +25,11 @@ class Command(BaseCommand):
         if file.stat().st_size > MAX_CSV_BYTES:
             raise CommandError(f"{file}: larger than {MAX_CSV_BYTES} bytes")
         try:
-            result = instructions_import_csv(content=file.read_bytes(), created_by=created_by)
+            result = instructions_import_csv(
+                content=file.read_bytes(),
+                created_by=created_by,
+                idempotency_scope=f"user:{created_by}",
+            )
         except HubError as exc:
             for where, messages in exc.fields.items():
                 for message in messages:
