@@ -43,9 +43,11 @@ def test_it_drains_2000_jobs_with_4_worker_processes_exactly_once(tmp_path):
     assert len(workers) >= 2, workers  # the work really was shared between processes
     # Claim order: every job was waiting before the workers started, so a job may start ahead
     # of a more urgent one only while claims race (a worker stamps started_at just before its
-    # claim takes the lock): never by more than a moment.
+    # claim takes the lock, and a loaded machine can pause a process right there): never by more
+    # than a few seconds of a drain that takes a minute (claims in arrival order would be
+    # overtaken by most of it).
     claims = list(RenderInstruction.objects.values_list("started_at", "priority"))
-    overtaken = _overtaken(claims, slack=timedelta(seconds=1))
+    overtaken = _overtaken(claims, slack=timedelta(seconds=5))
     assert overtaken == [], f"{len(overtaken)} claims ran ahead of a more urgent job"
 
 

@@ -1,5 +1,6 @@
 """The hub's own work never waits behind renders: schedules and background tasks run on the ops
-cluster while every render worker is busy with a long render (real clusters, real Nexrender)."""
+cluster while every render worker is busy with long renders (real clusters, the built-in renderer
+drawing 600-frame sequences, so the render worker stays busy for the whole test)."""
 
 from __future__ import annotations
 
@@ -22,11 +23,11 @@ from rendering.services.instructions import instruction_create
 from rendering.services.recovery import queue_schedules_ensure
 from tests.conftest import redis_unreachable, require_service
 from tests.rendering.cluster import ROOT, cluster_env
-from tests.rendering.nexrender_peer import SECRET, free_port, nexrender_server, server_unavailable
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 DETECTORS = "monitoring: detectors"
+LONG_RENDER = {"format": "PNG", "frame_count": 600, "resolution": "1920x1080"}
 
 
 def wait_for(check: Callable[[], object], *, timeout: float, what: str) -> object:
@@ -51,7 +52,6 @@ def start_workers(cluster: str, env: dict[str, str], log: Path) -> subprocess.Po
 
 
 def test_it_runs_schedules_and_hub_tasks_while_every_render_worker_is_busy(tmp_path):
-    require_service("Nexrender server", server_unavailable())
     if settings.HUB_MODE == "production":
         require_service("Redis", redis_unreachable(settings.REDIS_URL))
     names = [*queue_schedules_ensure(), *retention_schedules_ensure()]
@@ -60,66 +60,63 @@ def test_it_runs_schedules_and_hub_tasks_while_every_render_worker_is_busy(tmp_p
     )
     assert set(Schedule.objects.values_list("cluster", flat=True)) == {settings.Q_OPS_CLUSTER}
 
-    with nexrender_server(free_port(), tmp_path / "nexrender" / "db.js") as url:
-        # One render worker, and no AE machine: each render it takes runs until it is stopped.
-        env = cluster_env(
-            workers=1,
-            backend="nexrender",
-            output_root=tmp_path / "out",
-            NEXRENDER_URL=url,
-            NEXRENDER_SECRET=SECRET,
-        )
-        log = tmp_path / "clusters.log"
-        procs = [start_workers("render", env, log), start_workers("ops", env, log)]
-        try:
-            first, _ = instruction_create(template_name="long_render", layer_data={"n": 1})
-            second, _ = instruction_create(template_name="long_render", layer_data={"n": 2})
-            wait_for(
-                lambda: (
-                    RenderInstruction.objects.filter(status=InstructionStatus.PROCESSING)
-                    .exclude(external_id="")
-                    .count()
-                    == 1
-                ),
-                timeout=30,
-                what="the only render worker to be busy",
-            )
-            busy = RenderInstruction.objects.get(status=InstructionStatus.PROCESSING)
+    # One render worker and a backlog of long renders: it is busy from the first claim to the end.
+    env = cluster_env(workers=1, backend="preview", output_root=tmp_path / "out")
+    log = tmp_path / "clusters.log"
+    backlog = [
+        instruction_create(
+            template_name="long_render", layer_data={"n": n}, output_settings=LONG_RENDER
+        )[0].pk
+        for n in range(8)
+    ]
+    procs = [start_workers("render", env, log), start_workers("ops", env, log)]
 
-            # A background task of the hub goes straight through the ops queue ...
-            ops_async_task("monitoring.tasks.run_detectors", task_name="while-rendering")
-            wait_for(
-                lambda: Task.objects.filter(name="while-rendering", success=True).exists(),
-                timeout=20,
-                what="the hub's task to run beside the render",
-            )
-            # ... and every schedule, made due now, runs on the ops cluster's scheduler.
-            Schedule.objects.update(next_run=timezone.now())
-            wait_for(
-                lambda: (
+    def busy() -> bool:
+        """The render worker holds a job, never more than its one slot."""
+        processing = RenderInstruction.objects.filter(status=InstructionStatus.PROCESSING).count()
+        assert processing <= 1, "a render ran beside the only render worker's job"
+        return processing == 1
+
+    try:
+        wait_for(busy, timeout=30, what="the only render worker to be busy")
+
+        # A background task of the hub goes straight through the ops queue ...
+        ops_async_task("monitoring.tasks.run_detectors", task_name="while-rendering")
+        wait_for(
+            lambda: busy() and Task.objects.filter(name="while-rendering", success=True).exists(),
+            timeout=20,
+            what="the hub's task to run beside the render",
+        )
+        # ... and every schedule, made due now, runs on the ops cluster's scheduler.
+        Schedule.objects.update(next_run=timezone.now())
+        wait_for(
+            lambda: (
+                busy()
+                and (
                     set(
                         Task.objects.filter(group__in=names, success=True).values_list(
                             "group", flat=True
                         )
                     )
                     == set(names)
-                ),
-                timeout=75,
-                what=f"the schedules {names} to run",
-            )
-            ran_on = set(Task.objects.filter(group__in=names).values_list("cluster", flat=True))
-            assert ran_on == {settings.Q_OPS_CLUSTER}
+                )
+            ),
+            timeout=75,
+            what=f"the schedules {names} to run",
+        )
+        ran_on = set(Task.objects.filter(group__in=names).values_list("cluster", flat=True))
+        assert ran_on == {settings.Q_OPS_CLUSTER}
+        assert PRUNE_SCHEDULE in names
 
-            # The render worker was busy all along: same job, same holder; the next one waits.
-            busy_now = RenderInstruction.objects.get(pk=busy.pk)
-            assert busy_now.status == InstructionStatus.PROCESSING
-            assert busy_now.claimed_by == busy.claimed_by
-            waiting = second if busy.pk == first.pk else first
-            waiting.refresh_from_db()
-            assert waiting.status == InstructionStatus.PENDING
-            assert PRUNE_SCHEDULE in names
-        finally:
-            for proc in procs:
-                proc.send_signal(signal.SIGTERM)
-            for proc in procs:
-                proc.wait(timeout=20)
+        # The render worker was busy all along and the backlog still waits behind it: the hub's
+        # own work did not take a render slot, nor wait for one.
+        statuses = dict(
+            RenderInstruction.objects.filter(pk__in=backlog).values_list("pk", "status")
+        )
+        assert list(statuses.values()).count(InstructionStatus.PROCESSING) == 1
+        assert list(statuses.values()).count(InstructionStatus.PENDING) >= 5
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            proc.wait(timeout=30)
