@@ -6,11 +6,14 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import connection
 
+from automation_hub.db.postgresql.base import connect_without_retry
+
 
 def database_check() -> str | None:
     """None when the database answers, else the reason."""
     try:
-        with connection.cursor() as cursor:
+        # Readiness says "down" at once; it does not wait out the connect retry.
+        with connect_without_retry(), connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except Exception as exc:  # any driver error means "not ready"

@@ -127,6 +127,9 @@ if DB_VENDOR == "sqlite":
     # Tests that start worker processes need a real file that every process can open.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_hub.sqlite3")}
 else:
+    # Django's backend with a short retry while PostgreSQL refuses connections (a restart):
+    # automation_hub/db/postgresql/base.py.
+    DATABASES["default"]["ENGINE"] = "automation_hub.db.postgresql"
     # Reused connections: the ORM broker and the workers query in tight loops.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -139,6 +142,9 @@ else:
         server_side_binding=True,
         prepare_threshold=int(_prepare_threshold) if _prepare_threshold else None,
     )
+
+# How long opening a database connection is retried while it is refused (0: not at all).
+DB_CONNECT_RETRY_SECONDS: float = env.float("DB_CONNECT_RETRY_SECONDS", default=4.0)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -387,10 +393,15 @@ if HUB_MODE == "production":
     CHANNEL_LAYERS = {
         "default": {
             # Pub/sub delivers every message of a burst; the list-based layer drops past capacity.
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            # Ours subscribes again by itself after a Redis restart (automation_hub/
+            # channel_layers.py), so a page that opens its socket meanwhile is not refused.
+            "BACKEND": "automation_hub.channel_layers.ResilientPubSubChannelLayer",
             # Pub/sub channels ignore Redis database numbers: hubs (or test runs) sharing one
             # Redis would hear each other's events without a prefix of their own.
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": CHANNEL_LAYER_PREFIX},
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_connect_timeout": 2}],
+                "prefix": CHANNEL_LAYER_PREFIX,
+            },
         }
     }
 else:
@@ -463,12 +474,15 @@ LOGIN_FAILURES_PER_USER: int = env.int("LOGIN_FAILURES_PER_USER", default=5)
 LOGIN_FAILURES_PER_ADDRESS: int = env.int("LOGIN_FAILURES_PER_ADDRESS", default=30)
 LOGIN_FAILURE_WINDOW_SECONDS: int = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=900)
 if HUB_MODE == "production":
-    # Several web processes: the failure counters must be shared.
+    # Several web processes: the failure counters must be shared. While Redis is away the
+    # cache fails open (throttle windows and counters start again; automation_hub/cache.py), and
+    # short timeouts keep a request from waiting on it.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "automation_hub.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "hub",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
         }
     }
 else:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import time
 
 import pytest
-import redis
 from django.db.models import Count
 from django_q.conf import Conf
 
@@ -15,56 +12,15 @@ from rendering.models import InstructionStatus, RenderInstruction, RenderOutput
 from rendering.services import dispatch
 from rendering.services.instructions import instruction_create
 from rendering.services.recovery import queue_sweep
-from tests.conftest import require_service
+from tests.private_servers import PrivateRedis
 from tests.rendering.cluster import cluster_env, running_cluster, wait_for
-from tests.rendering.nexrender_peer import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 
-class PrivateRedis:
-    """A redis-server of this test's own, so stopping it disturbs nobody else."""
-
-    def __init__(self, port: int):
-        self.port = port
-        self.url = f"redis://127.0.0.1:{port}/0"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for(self._answers, timeout=10, what="the private redis-server")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(10)
-            self.proc = None
-
-    def _answers(self) -> bool:
-        try:
-            return redis.Redis.from_url(self.url, socket_connect_timeout=0.2).ping()
-        except redis.RedisError:
-            return False
-
-
 @pytest.fixture
 def private_redis(monkeypatch):
-    require_service("redis-server", None if shutil.which("redis-server") else "not installed")
-    server = PrivateRedis(free_port())
+    server = PrivateRedis()
     server.start()
     # This process dispatches through the private Redis too, whichever mode the suite runs in.
     monkeypatch.setattr(Conf, "ORM", None)
