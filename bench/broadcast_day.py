@@ -233,6 +233,11 @@ class NexrenderServer:
 # ------------------------------------------------------------------------------------------------
 # The hub, started as `make run` starts it
 # ------------------------------------------------------------------------------------------------
+# What runhub starts (automation_hub/management/commands/runhub.py); the hub is ready when each
+# part reports in.
+PARTS = {"web", "render-workers", "ops-workers", "queue-supervisor"}
+
+
 class Hub:
     def __init__(self, workdir: Path, env: dict[str, str]):
         self.port = free_port()
@@ -268,7 +273,7 @@ class Hub:
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError, ValueError):
                 body = httpx.get(f"{self.url}/api/health/ready", timeout=2).json()
-                if body["status"] == "ok" and len(body["processes"]) == 3:
+                if body["status"] == "ok" and set(body["processes"]) >= PARTS:
                     return
             time.sleep(0.5)
         raise RuntimeError("the hub did not become ready in 90 s")
@@ -285,7 +290,8 @@ class Hub:
         return round(time.monotonic() - started, 2)
 
     def part_leaders(self) -> dict[str, int]:
-        """runhub's children by part: web (daphne), render-workers, ops-workers."""
+        """runhub's children by part: web (daphne), render-workers, ops-workers,
+        queue-supervisor."""
         found = {}
         for pid, ppid in _process_parents().items():
             if self.proc and ppid == self.proc.pid:
@@ -296,6 +302,8 @@ class Hub:
                     found["render-workers"] = pid
                 elif "runworkers ops" in cmd:
                     found["ops-workers"] = pid
+                elif "queue_supervisor" in cmd:
+                    found["queue-supervisor"] = pid
         return found
 
 
