@@ -26,6 +26,7 @@ from rendering.renderers import (
     RenderTimedOut,
     renderer_for,
 )
+from rendering.renderers.nexrender import nexrender_in_flight
 from rendering.services.breaker import (
     breaker_allows,
     breaker_record_failure,
@@ -64,9 +65,12 @@ def queue_work(*, budget_seconds: float | None = None, worker_id: str | None = N
     budget = settings.RENDER_TASK_BUDGET_SECONDS if budget_seconds is None else budget_seconds
     deadline = time.monotonic() + budget
     rendered = 0
+    probe = getattr(renderer, "health", None)
     while not _stop_requested.is_set():
-        if not breaker_allows(backend=backend):
+        if not breaker_allows(backend=backend, probe=probe):
             break  # jobs stay PENDING, retries unspent; the sweep wakes us after the reset
+        if _farm_full(backend):
+            break  # the follower wakes the workers as jobs finish
         instruction = instruction_claim_next(worker_id=worker_id, backend=backend)
         if instruction is None:
             break
@@ -77,6 +81,14 @@ def queue_work(*, budget_seconds: float | None = None, worker_id: str | None = N
             instruction_dispatch(instruction_id=None)
             break
     return rendered
+
+
+def _farm_full(backend: str) -> bool:
+    """Nexrender: NEXRENDER_MAX_IN_FLIGHT jobs are on the server already. (Two workers may both
+    see one slot free and overshoot by one: harmless.)"""
+    if backend != "nexrender":
+        return False
+    return nexrender_in_flight() >= settings.NEXRENDER_MAX_IN_FLIGHT
 
 
 def instruction_render(
@@ -91,7 +103,17 @@ def instruction_render(
     keeper = lease_keeper(worker_id)
     keeper.hold(instruction_id=instruction.pk, lease_id=instruction.lease_id)
     try:
-        result = _render(instruction, worker_id=worker_id, renderer=renderer, keeper=keeper)
+        start = getattr(renderer, "start", None)
+        if start is not None:  # submitted (or adopted) and handed off: the follower follows it
+
+            def started() -> RenderResult | None:
+                result = start(instruction, worker_id=worker_id)
+                breaker_record_success(backend=renderer.name)
+                return result
+
+            result = _attempt(instruction, worker_id, renderer.name, started)
+        else:
+            result = _render(instruction, worker_id=worker_id, renderer=renderer, keeper=keeper)
         if result is not None:
             breaker_record_success(backend=renderer.name)
             _complete(instruction, worker_id, result)
@@ -130,8 +152,21 @@ def _render(
         else:
             beat()
 
+    return _attempt(
+        instruction, worker_id, backend, lambda: renderer.render(instruction, progress=progress)
+    )
+
+
+def _attempt(
+    instruction: RenderInstruction,
+    worker_id: str,
+    backend: str,
+    call: Callable[[], RenderResult | None],
+) -> RenderResult | None:
+    """Run a render (or a job's start) and report what went wrong under the lease."""
+    lease = instruction.lease_id
     try:
-        return renderer.render(instruction, progress=progress)
+        return call()
     except LeaseLost:
         logger.warning("instruction %s: lease lost during render; result dropped", instruction.pk)
     except BackendUnavailable as exc:
