@@ -30,7 +30,7 @@ _UID = re.compile(r"^.+?-(\d+)-[0-9a-f]+$")
 class Render:
     uid: str
     machine: int
-    started: float  # time.monotonic()
+    started: float  # time.time(): comparable with the hub's own timestamps
     ended: float
     outcome: str  # finished | error
 
@@ -127,7 +127,7 @@ class Farm:
         return float(self.render_seconds)
 
     def _render(self, n: int, http: httpx.Client, job: dict) -> None:
-        uid, started = job["uid"], time.monotonic()
+        uid, started = job["uid"], time.time()
         with self._lock:
             self.picked.append(uid)
         self._put(http, uid, {"state": "started"}, must=False)
@@ -156,7 +156,7 @@ class Farm:
                     )
             fields = {"state": "finished", "renderProgress": 100}
         with self._lock:
-            self.renders.append(Render(uid, n, started, time.monotonic(), outcome))
+            self.renders.append(Render(uid, n, started, time.time(), outcome))
         self._put(http, uid, fields, must=True)
 
     def _put(self, http: httpx.Client, uid: str, fields: dict, *, must: bool) -> None:
