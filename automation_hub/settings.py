@@ -262,9 +262,10 @@ RENDER_DEFAULT_MAX_RETRIES: int = env.int("RENDER_DEFAULT_MAX_RETRIES", default=
 NEXRENDER_URL: str = env.str("NEXRENDER_URL", default="http://127.0.0.1:3050")
 NEXRENDER_SECRET: str = env.str("NEXRENDER_SECRET", default="")
 NEXRENDER_TEMPLATE_ROOT: str = env.str("NEXRENDER_TEMPLATE_ROOT", default="file:///templates")
-# Follow a submitted job this often; a job left picked/started without news this long is re-queued
-# on the server (Nexrender itself never does), at most NEXRENDER_MAX_REQUEUES times.
-NEXRENDER_POLL_SECONDS: float = env.float("NEXRENDER_POLL_SECONDS", default=1.0)
+# The follower polls every job's status this often (one call for all); a job left picked/started
+# without news this long is re-queued on the server (Nexrender itself never does), at most
+# NEXRENDER_MAX_REQUEUES times.
+NEXRENDER_POLL_SECONDS: float = env.float("NEXRENDER_POLL_SECONDS", default=0.25)
 NEXRENDER_STUCK_SECONDS: int = env.int("NEXRENDER_STUCK_SECONDS", default=300)
 NEXRENDER_MAX_REQUEUES: int = env.int("NEXRENDER_MAX_REQUEUES", default=2)
 NEXRENDER_HTTP_TIMEOUT_SECONDS: float = env.float("NEXRENDER_HTTP_TIMEOUT_SECONDS", default=10.0)

@@ -14,8 +14,10 @@ JSON on stdout with the median over the runs of:
 * ae_utilisation: AE render time / (machines x (last render's end - first POST));
 * idle_gap_s p50/p95: a machine's wait between the end of one render and the start of its next;
 * post_to_completed_s p50/p95: `completed_at - created_at` of each instruction (the hub's clock);
-* hub_overhead_s p50/p95: per job, the time it was neither rendering nor waiting for a busy farm:
-  (POST → render start, minus the part of it every machine was busy) + (render end → COMPLETED).
+* hub_overhead_s p50/p95: per job, the time the hub added to it: how long the machine that
+  rendered it sat free while the job existed (render start - max(POST, that machine's previous
+  render end)) + how long the hub took to see the render end (render end → COMPLETED); and the
+  p50 of each of the two parts.
 """
 
 from __future__ import annotations
@@ -163,19 +165,6 @@ def one_batch(http: httpx.Client, jobs: int, timeout: float) -> dict[int, dict]:
     return rows
 
 
-def all_busy_within(renders: list[Render], machines: int, start: float, end: float) -> float:
-    """Seconds of [start, end] during which every machine was rendering."""
-    # At equal times an end (-1) sorts before a start (+1): a machine handing over is not busy.
-    events = sorted([(r.started, 1) for r in renders] + [(r.ended, -1) for r in renders])
-    busy, previous, total = 0, None, 0.0
-    for at, change in events:
-        if previous is not None and busy >= machines:
-            total += max(0.0, min(at, end) - max(previous, start))
-        busy += change
-        previous = at
-    return total
-
-
 def measure(rows: dict[int, dict], renders: list[Render], machines: int) -> dict:
     by_id = {}
     for render in renders:
@@ -184,20 +173,21 @@ def measure(rows: dict[int, dict], renders: list[Render], machines: int) -> dict
     first_post = min(stamp(r["created_at"]) for r in rows.values())
     last_end = max(r.ended for r in mine)
     rendering = sum(r.ended - r.started for r in mine)
-    gaps = []
+    gaps, free_since = [], {}
     for m in range(machines):
         own = sorted((r for r in mine if r.machine == m), key=lambda r: r.started)
         gaps += [b.started - a.ended for a, b in itertools.pairwise(own)]
-    latency, overhead = [], []
+        # When the machine that rendered each job became free for it.
+        for previous, render in zip([None, *own], own, strict=False):
+            pk = int(render.uid.split("-")[-2])
+            free_since[pk] = previous.ended if previous is not None else first_post
+    latency, overhead, before_render, after_render = [], [], [], []
     for pk, row in rows.items():
         created, completed, render = stamp(row["created_at"]), stamp(row["completed_at"]), by_id[pk]
         latency.append(completed - created)
-        waited = render.started - created
-        overhead.append(
-            waited
-            - all_busy_within(renders, machines, created, render.started)
-            + max(0.0, completed - render.ended)
-        )
+        before_render.append(render.started - max(created, free_since[pk]))
+        after_render.append(max(0.0, completed - render.ended))
+        overhead.append(before_render[-1] + after_render[-1])
     return {
         "ae_utilisation": rendering / (machines * (last_end - first_post)),
         "idle_gap_s_p50": percentile(gaps, 50) if gaps else 0.0,
@@ -206,6 +196,9 @@ def measure(rows: dict[int, dict], renders: list[Render], machines: int) -> dict
         "post_to_completed_s_p95": percentile(latency, 95),
         "hub_overhead_s_p50": percentile(overhead, 50),
         "hub_overhead_s_p95": percentile(overhead, 95),
+        # its two parts: before the render (a machine was free) and after it (the hub noticing)
+        "overhead_before_render_s_p50": percentile(before_render, 50),
+        "overhead_after_render_s_p50": percentile(after_render, 50),
         "ae_renders": len(mine),
         "ae_renders_of_batch_total": sum(1 for r in renders if int(r.uid.split("-")[-2]) in rows),
         "wall_s": last_end - first_post,
@@ -227,6 +220,7 @@ def hub_env(args: argparse.Namespace, workdir: Path, nexrender: Nexrender) -> di
         Q_LOG_LEVEL="ERROR",
         PYTHONUNBUFFERED="1",
     )
+    env.update(item.split("=", 1) for item in args.set)
     return env
 
 
@@ -241,6 +235,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--ae-poll", type=float, default=0.2)
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="a hub setting"
+    )
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="farm-bench-"))
     (workdir / "var").mkdir()
@@ -283,6 +280,7 @@ def main() -> None:
             "jobs": args.jobs,
             "render_seconds": args.render_seconds,
             "ae_poll_seconds": args.ae_poll,
+            "hub_settings": args.set,
             "runs": len(runs),
             "median": {k: round(statistics.median(r[k] for r in runs), 3) for k in runs[0]},
             "each_run": [{k: round(v, 3) for k, v in r.items()} for r in runs],

@@ -15,7 +15,8 @@ the process gone) and the jobs stay on the server for the next claim to adopt. E
   farm is saturated: released without spending a retry; past RENDER_DEADLINE_SECONDS → timed out;
 * jobs of this hub's prefix that no row wants any more (cancelled, completed, failed for good,
   replaced) are deleted from the server;
-* when slots free up, the render workers are woken to submit the next jobs.
+* when slots free up, the follower submits the next jobs itself (as a render worker would: claim,
+  submit, hand off), so a machine that finished is not kept waiting for a wake-up round trip.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from rendering.models import InstructionStatus, RenderInstruction
 from rendering.renderers import RenderFailed
 from rendering.renderers.nexrender import (
     FOLLOWER_INBOX,
+    NexrenderRenderer,
     job_delete,
     job_is_in_flight,
     job_result,
@@ -55,6 +57,7 @@ from rendering.services.transitions.lease import (
     instruction_release_saturated,
     instructions_heartbeat_held,
 )
+from rendering.services.worker import queue_work
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +87,7 @@ class Followed:
 class NexrenderFollower:
     def __init__(self, client: NexrenderClient | None = None, worker_id: str | None = None):
         self.client = client or nexrender_client()
+        self.renderer = NexrenderRenderer(self.client)
         self.worker_id = worker_id or f"{worker_identity()}"
         self.followed: dict[int, Followed] = {}
         self.failing_since: float | None = None
@@ -110,8 +114,16 @@ class NexrenderFollower:
             self._delete_orphans(statuses)
             self.next_orphan_sweep = now + ORPHAN_SWEEP_SECONDS
         if freed:
-            instruction_dispatch(instruction_id=None)  # slots are free: submit the next jobs
+            self._refill()
         return settings.NEXRENDER_POLL_SECONDS
+
+    def _refill(self) -> None:
+        """Slots are free: submit the next jobs from here at once, as a render worker would (an
+        AE machine that just finished is asking for one); no wake-up round trip through the
+        broker. The workers are woken for whatever this leaves."""
+        if queue_work(budget_seconds=1.0, worker_id=self.worker_id, renderer=self.renderer):
+            return
+        instruction_dispatch(instruction_id=None)
 
     def _take_inbox(self) -> None:
         """Take every lease a worker left in the inbox (another follower may take some)."""
@@ -259,7 +271,7 @@ class NexrenderFollower:
             lease_id=f.lease_id,
             waited_seconds=waited,
         )
-        return True
+        return False  # not a slot to fill: the farm is saturated
 
     def _resubmit(self, f: Followed) -> bool:
         """The job is gone from the server (its database was lost, someone deleted it): submit

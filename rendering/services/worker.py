@@ -56,11 +56,17 @@ def worker_stop_request(*_signal_args: object) -> None:
     _stop_requested.set()
 
 
-def queue_work(*, budget_seconds: float | None = None, worker_id: str | None = None) -> int:
-    """Claim and render jobs until the queue is empty, the backend's breaker is open or the
-    time budget is spent. Returns how many jobs this call rendered (whatever their outcome)."""
+def queue_work(
+    *,
+    budget_seconds: float | None = None,
+    worker_id: str | None = None,
+    renderer: Renderer | None = None,
+) -> int:
+    """Claim and render jobs until the queue is empty, the backend's breaker is open (Nexrender:
+    NEXRENDER_MAX_IN_FLIGHT jobs are on the farm) or the time budget is spent. Returns how many
+    jobs this call rendered or submitted (whatever their outcome)."""
     backend = settings.RENDER_BACKEND
-    renderer = renderer_for(backend)
+    renderer = renderer or renderer_for(backend)
     worker_id = worker_id or worker_identity()
     budget = settings.RENDER_TASK_BUDGET_SECONDS if budget_seconds is None else budget_seconds
     deadline = time.monotonic() + budget

@@ -396,8 +396,9 @@ def instruction_release_saturated(
     *, instruction_id: int, worker_id: str, lease_id: uuid.UUID | str, waited_seconds: float
 ) -> bool:
     """PROCESSING → PENDING without spending a retry: the job waited on the render farm past
-    NEXRENDER_QUEUED_SECONDS, so the farm is saturated. An automatic decision: audited and
-    shown (`farm_saturated`). False when the worker no longer held the row."""
+    NEXRENDER_QUEUED_SECONDS, so the farm is saturated. It waits RENDER_RELEASE_HOLD_SECONDS
+    before its next claim (re-submitting it at once would only queue it again). An automatic
+    decision: audited and shown (`farm_saturated`). False when the worker no longer held it."""
     held = _held(instruction_id=instruction_id, worker_id=worker_id, lease_id=lease_id)
     why = f"waited {waited_seconds:.0f} s on a saturated render farm"
     with transaction.atomic():
@@ -407,7 +408,9 @@ def instruction_release_saturated(
         RenderInstruction.objects.filter(held).update(
             status=RELEASE_SATURATED.target,
             error_message=f"Released: {why}"[:4000],
-            next_attempt_at=None,
+            releases=row.releases + 1,
+            next_attempt_at=timezone.now()
+            + timedelta(seconds=settings.RENDER_RELEASE_HOLD_SECONDS),
             updated_at=timezone.now(),
             **CLAIM_RESET,
         )
