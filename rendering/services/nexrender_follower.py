@@ -315,6 +315,7 @@ class NexrenderFollower:
         """A follower that stops gives its rows back without spending a retry; their jobs stay
         on the server, so the next claim adopts them (one AE render, not two)."""
         released = 0
+        self._take_inbox()  # and what workers handed over just now
         for f in list(self.followed.values()):
             released += instruction_release(
                 instruction_id=f.instruction_id,

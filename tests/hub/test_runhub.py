@@ -135,11 +135,16 @@ def test_it_stops_within_10_s_leaves_the_job_on_the_farm_and_the_next_start_adop
         env["NEXRENDER_URL"] = nexrender_url
         with running_hub(**env) as (proc, _):
             instruction, _ = instruction_create(template_name="lower_third", layer_data={"n": 1})
+            follower = wait_for(
+                lambda: HubProcess.objects.filter(name="nexrender-follower").first(),
+                timeout=30,
+                what="the follower's heartbeat row",
+            )
             wait_for(
                 lambda: RenderInstruction.objects.filter(
                     pk=instruction.pk,
                     status=InstructionStatus.PROCESSING,
-                    claimed_by__contains=":",  # the follower's host:pid, not the inbox
+                    claimed_by=f"{follower.host}:{follower.pid}",  # the follower's own lease
                 ).exclude(external_id=""),
                 timeout=30,
                 what="the follower to follow the submitted job",
