@@ -268,12 +268,25 @@ RENDER_DEFAULT_MAX_RETRIES: int = env.int("RENDER_DEFAULT_MAX_RETRIES", default=
 NEXRENDER_URL: str = env.str("NEXRENDER_URL", default="http://127.0.0.1:3050")
 NEXRENDER_SECRET: str = env.str("NEXRENDER_SECRET", default="")
 NEXRENDER_TEMPLATE_ROOT: str = env.str("NEXRENDER_TEMPLATE_ROOT", default="file:///templates")
-# Follow a submitted job this often; a job left picked/started without news this long is re-queued
-# on the server (Nexrender itself never does), at most NEXRENDER_MAX_REQUEUES times.
-NEXRENDER_POLL_SECONDS: float = env.float("NEXRENDER_POLL_SECONDS", default=1.0)
+# The follower polls every job's status this often (one call for all); a job left picked/started
+# without news this long is re-queued on the server (Nexrender itself never does), at most
+# NEXRENDER_MAX_REQUEUES times.
+NEXRENDER_POLL_SECONDS: float = env.float("NEXRENDER_POLL_SECONDS", default=0.25)
 NEXRENDER_STUCK_SECONDS: int = env.int("NEXRENDER_STUCK_SECONDS", default=300)
 NEXRENDER_MAX_REQUEUES: int = env.int("NEXRENDER_MAX_REQUEUES", default=2)
 NEXRENDER_HTTP_TIMEOUT_SECONDS: float = env.float("NEXRENDER_HTTP_TIMEOUT_SECONDS", default=10.0)
+# Job uids are `<prefix>-<instruction id>-<token>`: two hubs sharing one server never collide.
+NEXRENDER_JOB_PREFIX: str = env.str("NEXRENDER_JOB_PREFIX", default="hub")
+# Jobs kept on the server at once (followed by the nexrender-follower, one status call a poll):
+# the farm's machine count plus a few queued, so a machine that finishes picks the next job at
+# once. 12 keeps ~10 AE machines busy.
+NEXRENDER_MAX_IN_FLIGHT: int = env.int("NEXRENDER_MAX_IN_FLIGHT", default=12)
+# A job still `queued` on the server after this long: the farm is saturated; the job goes back
+# to the hub's queue (no retry spent) and a `farm_saturated` event shows it.
+NEXRENDER_QUEUED_SECONDS: int = env.int("NEXRENDER_QUEUED_SECONDS", default=180)
+# Status polls that fail are retried with backoff this long before the followed jobs are released
+# (their jobs stay on the server; the next claim adopts them).
+NEXRENDER_OUTAGE_SECONDS: int = env.int("NEXRENDER_OUTAGE_SECONDS", default=60)
 # One wake-up keeps claiming work for up to this long, so a burst does not need one message per job.
 RENDER_TASK_BUDGET_SECONDS: float = env.float("RENDER_TASK_BUDGET_SECONDS", default=30.0)
 # A new wake-up is not sent while this many wait untaken in the broker (0: one per instruction).

@@ -5,9 +5,10 @@
 Starts the hub as `make run` does (migrate, ensure_admin, `manage.py runhub`) in a throw-away
 directory; production mode on a PostgreSQL and a Redis server of its own (so it can restart them
 without disturbing anyone else), the render backend is the real Nexrender server (tests/nexrender)
-with a farm of AE stand-ins (bench/ae_double.py). Then it plays a 24-hour day through the real HTTP
-API while a timetable injects faults, a prober requests the dashboard page, /api/dashboard and the
-WebSocket every second, and two browser pages stay open all day. JSON on stdout (and --out).
+with a farm of simulated AE machines (tests/nexrender/farm.py). Then it plays a 24-hour day
+through the real HTTP API while a timetable injects faults, a prober requests the dashboard page,
+/api/dashboard and the WebSocket every second, and two browser pages stay open all day. JSON on
+stdout (and --out).
 
 Peak traffic, from the PRDs (seeds/; SPEC §7): a 24-hour broadcast day of the RFID feature tables,
 the data desk and the AE farm; no PRD gives hourly volumes, so the busiest hour is taken as:
@@ -50,7 +51,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench.ae_double import AeFarm, start_ae_farm  # noqa: E402
+from tests.nexrender.farm import Farm  # noqa: E402
 
 PYTHON = sys.executable
 NEXRENDER_DIR = ROOT / "tests" / "nexrender"
@@ -74,6 +75,8 @@ BROKEN_SHARE = 0.03
 # Sim hour of day → share of peak traffic from that hour on.
 DAY_PROFILE = [(0, 0.05), (9, 0.2), (11, 0.5), (14, 0.8), (17, 1.0), (20, 0.6), (23, 0.1)]
 PEAK_HOUR = 18
+# runhub's parts with the Nexrender backend (the health check lists each once it runs).
+HUB_PARTS = {"web", "render-workers", "ops-workers", "queue-supervisor", "nexrender-follower"}
 # The hub's timings, shortened with the day (each named in the JSON).
 HUB_SETTINGS = {
     "RENDER_BACKEND": "nexrender",
@@ -233,11 +236,6 @@ class NexrenderServer:
 # ------------------------------------------------------------------------------------------------
 # The hub, started as `make run` starts it
 # ------------------------------------------------------------------------------------------------
-# What runhub starts (automation_hub/management/commands/runhub.py); the hub is ready when each
-# part reports in.
-PARTS = {"web", "render-workers", "ops-workers", "queue-supervisor"}
-
-
 class Hub:
     def __init__(self, workdir: Path, env: dict[str, str]):
         self.port = free_port()
@@ -273,7 +271,7 @@ class Hub:
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError, ValueError):
                 body = httpx.get(f"{self.url}/api/health/ready", timeout=2).json()
-                if body["status"] == "ok" and set(body["processes"]) >= PARTS:
+                if body["status"] == "ok" and set(body["processes"]) >= HUB_PARTS:
                     return
             time.sleep(0.5)
         raise RuntimeError("the hub did not become ready in 90 s")
@@ -291,7 +289,7 @@ class Hub:
 
     def part_leaders(self) -> dict[str, int]:
         """runhub's children by part: web (daphne), render-workers, ops-workers,
-        queue-supervisor."""
+        queue-supervisor, nexrender-follower."""
         found = {}
         for pid, ppid in _process_parents().items():
             if self.proc and ppid == self.proc.pid:
@@ -304,6 +302,8 @@ class Hub:
                     found["ops-workers"] = pid
                 elif "queue_supervisor" in cmd:
                     found["queue-supervisor"] = pid
+                elif "nexrender_follower" in cmd:
+                    found["nexrender-follower"] = pid
         return found
 
 
@@ -812,6 +812,7 @@ class Faults(threading.Thread):
             (0.20, "ops worker SIGKILL", lambda: self._kill_worker("ops-workers")),
             (0.30, "render worker cluster killed", lambda: self._kill_cluster("render-workers")),
             (0.50, "render backend down", self._backend_down),
+            (0.60, "nexrender follower killed", lambda: self._kill_cluster("nexrender-follower")),
             (0.85, "ops worker cluster killed", lambda: self._kill_cluster("ops-workers")),
         ]
         if soak.mode == "production":
@@ -915,7 +916,7 @@ class Soak:
         self.redis = PrivateRedis(self.workdir) if self.mode == "production" else None
         self.nexrender = NexrenderServer(self.workdir)
         self.rec = Recorder()
-        self.farm: AeFarm | None = None
+        self.farm: Farm | None = None
         self.canaries: dict[str, int] = {}
 
     # -- set-up ----------------------------------------------------------------------------------
@@ -945,9 +946,13 @@ class Soak:
     def setup(self) -> None:
         env = self.hub_env()
         self.nexrender.start()
-        self.farm = start_ae_farm(
-            self.nexrender.url, NEXRENDER_SECRET, machines=self.args.ae_machines
-        )
+        self.farm = Farm(
+            self.nexrender.url,
+            NEXRENDER_SECRET,
+            machines=self.args.ae_machines,
+            render_seconds=(0.5, 2.0),
+            poll_seconds=0.2,
+        ).start()
         self.hub = Hub(self.workdir, env)
         self.hub.start()
         self.keys = {
@@ -1162,7 +1167,9 @@ class Soak:
             "unfinished_after_drain": unfinished,
             "rendered_twice": sum(1 for n in ae.values() if n > 1) + outputs,
             "ae_renders": sum(ae.values()),
-            "ae_renders_lost_mid_render": len(self.farm.errors) if self.farm else 0,
+            "ae_render_errors": (
+                sum(1 for r in self.farm.log() if r.outcome == "error") if self.farm else 0
+            ),
         }
 
     def table_sizes(self) -> dict[str, Any]:

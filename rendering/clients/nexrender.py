@@ -68,14 +68,21 @@ class NexrenderClient:
         return self._call("POST", "/jobs", json=job).json()
 
     def job_status(self, uid: str) -> JobStatus:
-        body = self._call("GET", f"/jobs/{uid}/status").json()
-        return JobStatus(
-            uid=body.get("uid", uid),
-            state=str(body.get("state") or ""),
-            render_progress=int(float(body.get("renderProgress") or 0)),
-            error=_error_text(body.get("error")),
-            updated_at=str(body.get("updatedAt") or ""),
-        )
+        """One job's status. The server answers 500 for a uid it does not know (indistinguishable
+        from a broken server): to ask whether a job exists, use `jobs_status`."""
+        return _status(self._call("GET", f"/jobs/{uid}/status").json(), uid)
+
+    def jobs_status(self) -> dict[str, JobStatus]:
+        """Every job on the server by uid, in one call: how many in-flight jobs are followed
+        with one poll, and how a job that does not exist is told from a server that is down."""
+        body = self._call("GET", "/jobs/status").json()
+        if not isinstance(body, list):
+            raise NexrenderUnavailable(f"GET /jobs/status → not a list: {str(body)[:200]}")
+        return {
+            status.uid: status
+            for item in body
+            if isinstance(item, dict) and (status := _status(item, "")).uid
+        }
 
     def job_requeue(self, uid: str) -> None:
         """Put a job left picked/started back to queued (the server never does this itself)."""
@@ -83,6 +90,16 @@ class NexrenderClient:
 
     def job_delete(self, uid: str) -> None:
         self._call("DELETE", f"/jobs/{uid}")
+
+
+def _status(body: dict[str, Any], uid: str) -> JobStatus:
+    return JobStatus(
+        uid=str(body.get("uid") or uid),
+        state=str(body.get("state") or ""),
+        render_progress=int(float(body.get("renderProgress") or 0)),
+        error=_error_text(body.get("error")),
+        updated_at=str(body.get("updatedAt") or ""),
+    )
 
 
 def _first_line(text: str) -> str:

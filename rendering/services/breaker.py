@@ -9,6 +9,7 @@ their retries.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -43,10 +44,12 @@ def _breaker(backend: str) -> CircuitBreaker:
     return breaker
 
 
-def breaker_allows(*, backend: str) -> bool:
+def breaker_allows(*, backend: str, probe: Callable[[], bool] | None = None) -> bool:
     """May a worker take a job for `backend` now? An OPEN breaker past its reset timeout turns
     HALF_OPEN for exactly one caller (the trial); a trial that never reported back is replaced
-    after another reset timeout.
+    after another reset timeout. With a `probe` (the backend's health check, e.g. Nexrender
+    `GET /api/v1/health`) the trial is the probe, not a job: a job that fails for reasons of
+    its own can then never keep the breaker open.
     """
     if _known_closed(backend):
         return True
@@ -60,11 +63,18 @@ def breaker_allows(*, backend: str) -> bool:
     trial_due = Q(state=BreakerState.OPEN, opened_at__lte=due) | Q(
         state=BreakerState.HALF_OPEN, trial_started_at__lte=due
     )
-    return bool(
+    trial = bool(
         CircuitBreaker.objects.filter(trial_due, backend=backend).update(
             state=BreakerState.HALF_OPEN, trial_started_at=now, updated_at=now
         )
     )
+    if not trial or probe is None:
+        return trial
+    if probe():
+        breaker_record_success(backend=backend)
+        return True
+    breaker_record_failure(backend=backend, error="health check failed (half-open trial)")
+    return False
 
 
 def breaker_record_success(*, backend: str) -> bool:

@@ -26,6 +26,7 @@ from rendering.renderers import (
     RenderTimedOut,
     renderer_for,
 )
+from rendering.renderers.nexrender import nexrender_in_flight
 from rendering.services.breaker import (
     breaker_allows,
     breaker_record_failure,
@@ -55,18 +56,27 @@ def worker_stop_request(*_signal_args: object) -> None:
     _stop_requested.set()
 
 
-def queue_work(*, budget_seconds: float | None = None, worker_id: str | None = None) -> int:
-    """Claim and render jobs until the queue is empty, the backend's breaker is open or the
-    time budget is spent. Returns how many jobs this call rendered (whatever their outcome)."""
+def queue_work(
+    *,
+    budget_seconds: float | None = None,
+    worker_id: str | None = None,
+    renderer: Renderer | None = None,
+) -> int:
+    """Claim and render jobs until the queue is empty, the backend's breaker is open (Nexrender:
+    NEXRENDER_MAX_IN_FLIGHT jobs are on the farm) or the time budget is spent. Returns how many
+    jobs this call rendered or submitted (whatever their outcome)."""
     backend = settings.RENDER_BACKEND
-    renderer = renderer_for(backend)
+    renderer = renderer or renderer_for(backend)
     worker_id = worker_id or worker_identity()
     budget = settings.RENDER_TASK_BUDGET_SECONDS if budget_seconds is None else budget_seconds
     deadline = time.monotonic() + budget
     rendered = 0
+    probe = getattr(renderer, "health", None)
     while not _stop_requested.is_set():
-        if not breaker_allows(backend=backend):
+        if not breaker_allows(backend=backend, probe=probe):
             break  # jobs stay PENDING, retries unspent; the sweep wakes us after the reset
+        if _farm_full(backend):
+            break  # the follower wakes the workers as jobs finish
         instruction = instruction_claim_next(worker_id=worker_id, backend=backend)
         if instruction is None:
             break
@@ -77,6 +87,14 @@ def queue_work(*, budget_seconds: float | None = None, worker_id: str | None = N
             instruction_dispatch(instruction_id=None)
             break
     return rendered
+
+
+def _farm_full(backend: str) -> bool:
+    """Nexrender: NEXRENDER_MAX_IN_FLIGHT jobs are on the server already. (Two workers may both
+    see one slot free and overshoot by one: harmless.)"""
+    if backend != "nexrender":
+        return False
+    return nexrender_in_flight() >= settings.NEXRENDER_MAX_IN_FLIGHT
 
 
 def instruction_render(
@@ -91,7 +109,17 @@ def instruction_render(
     keeper = lease_keeper(worker_id)
     keeper.hold(instruction_id=instruction.pk, lease_id=instruction.lease_id)
     try:
-        result = _render(instruction, worker_id=worker_id, renderer=renderer, keeper=keeper)
+        start = getattr(renderer, "start", None)
+        if start is not None:  # submitted (or adopted) and handed off: the follower follows it
+
+            def started() -> RenderResult | None:
+                result = start(instruction, worker_id=worker_id)
+                breaker_record_success(backend=renderer.name)
+                return result
+
+            result = _attempt(instruction, worker_id, renderer.name, started)
+        else:
+            result = _render(instruction, worker_id=worker_id, renderer=renderer, keeper=keeper)
         if result is not None:
             breaker_record_success(backend=renderer.name)
             _complete(instruction, worker_id, result)
@@ -130,8 +158,21 @@ def _render(
         else:
             beat()
 
+    return _attempt(
+        instruction, worker_id, backend, lambda: renderer.render(instruction, progress=progress)
+    )
+
+
+def _attempt(
+    instruction: RenderInstruction,
+    worker_id: str,
+    backend: str,
+    call: Callable[[], RenderResult | None],
+) -> RenderResult | None:
+    """Run a render (or a job's start) and report what went wrong under the lease."""
+    lease = instruction.lease_id
     try:
-        return renderer.render(instruction, progress=progress)
+        return call()
     except LeaseLost:
         logger.warning("instruction %s: lease lost during render; result dropped", instruction.pk)
     except BackendUnavailable as exc:

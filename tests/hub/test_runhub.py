@@ -26,6 +26,7 @@ from rendering.models import InstructionStatus, RenderInstruction
 from rendering.services.instructions import instruction_create
 from tests.conftest import redis_unreachable, require_service
 from tests.dashboard.processes import BASE_DIR, free_port, hub_env
+from tests.nexrender.farm import Farm
 from tests.rendering.nexrender_peer import SECRET, nexrender_server, server_unavailable
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -60,7 +61,10 @@ def running_hub(**env: str) -> Iterator[tuple[subprocess.Popen, str]]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: _ready(url), timeout=60, what="every part of the hub to run")
+        parts = set(PARTS)
+        if env.get("RENDER_BACKEND") == "nexrender":
+            parts.add("nexrender-follower")
+        wait_for(lambda: _ready(url, parts), timeout=60, what="every part of the hub to run")
         yield proc, url
     finally:
         if proc.poll() is None:
@@ -73,17 +77,15 @@ def running_hub(**env: str) -> Iterator[tuple[subprocess.Popen, str]]:
         log.close()
 
 
-def _ready(url: str) -> bool:
+PARTS = ("web", "render-workers", "ops-workers", "queue-supervisor")
+
+
+def _ready(url: str, parts: set[str]) -> bool:
     try:
         body = httpx.get(f"{url}/api/health/ready", timeout=2).json()
     except (httpx.HTTPError, ValueError):
         return False
-    return body["status"] == "ok" and set(body["processes"]) == {
-        "web",
-        "render-workers",
-        "ops-workers",
-        "queue-supervisor",
-    }
+    return body["status"] == "ok" and set(body["processes"]) == parts
 
 
 def test_it_keeps_the_web_server_answering_while_a_killed_worker_cluster_comes_back(engineer):
@@ -117,25 +119,35 @@ def test_it_keeps_the_web_server_answering_while_a_killed_worker_cluster_comes_b
         assert workers.last_exit == "killed by SIGKILL"
 
 
-def test_it_stops_within_10_s_and_gives_back_the_render_under_way(engineer, tmp_path):
+def test_it_stops_within_10_s_leaves_the_job_on_the_farm_and_the_next_start_adopts_it(
+    engineer, tmp_path
+):
     require_service("Nexrender server", server_unavailable())
     port = free_port()
-    # No AE machine picks the job: the render worker follows it until it is told to stop.
+    env = {
+        "RENDER_BACKEND": "nexrender",
+        "NEXRENDER_SECRET": SECRET,
+        "NEXRENDER_POLL_SECONDS": "0.2",
+        "OUTPUT_ROOT": str(tmp_path / "out"),
+    }
+    # No AE machine runs yet: the job waits queued on the server while the hub follows it.
     with nexrender_server(port, tmp_path / "nexrender" / "db.js") as nexrender_url:
-        hub = running_hub(
-            RENDER_BACKEND="nexrender",
-            NEXRENDER_URL=nexrender_url,
-            NEXRENDER_SECRET=SECRET,
-            OUTPUT_ROOT=str(tmp_path / "out"),
-        )
-        with hub as (proc, _):
+        env["NEXRENDER_URL"] = nexrender_url
+        with running_hub(**env) as (proc, _):
             instruction, _ = instruction_create(template_name="lower_third", layer_data={"n": 1})
+            follower = wait_for(
+                lambda: HubProcess.objects.filter(name="nexrender-follower").first(),
+                timeout=30,
+                what="the follower's heartbeat row",
+            )
             wait_for(
                 lambda: RenderInstruction.objects.filter(
-                    pk=instruction.pk, status=InstructionStatus.PROCESSING
+                    pk=instruction.pk,
+                    status=InstructionStatus.PROCESSING,
+                    claimed_by=f"{follower.host}:{follower.pid}",  # the follower's own lease
                 ).exclude(external_id=""),
                 timeout=30,
-                what="a worker to submit the render",
+                what="the follower to follow the submitted job",
             )
             leaders = set(HubProcess.objects.values_list("pid", flat=True))
             started = time.monotonic()
@@ -145,15 +157,28 @@ def test_it_stops_within_10_s_and_gives_back_the_render_under_way(engineer, tmp_
         assert proc.returncode == 0
         assert took < 10, took
         instruction.refresh_from_db()
+        uid = instruction.external_id
         assert instruction.status == InstructionStatus.PENDING
         assert instruction.retry_count == 0  # the hub stopped: no retry spent
         assert "stopped with the hub" in instruction.error_message
-        jobs = httpx.get(
-            f"{nexrender_url}/api/v1/jobs/status", headers={"nexrender-secret": SECRET}
-        ).json()
-        assert jobs == []  # nothing left for an AE machine to render later
+        assert [j["uid"] for j in _jobs(nexrender_url)] == [uid]  # the job stays on the farm
         assert set(HubProcess.objects.values_list("state", flat=True)) == {"stopped"}
-    assert not _processes_in_groups(leaders)  # no worker, sentinel or daphne left behind
+        assert not _processes_in_groups(leaders)  # no worker, sentinel or daphne left behind
+        with Farm(nexrender_url, SECRET) as farm, running_hub(**env):
+            wait_for(
+                lambda: RenderInstruction.objects.filter(
+                    pk=instruction.pk, status=InstructionStatus.COMPLETED
+                ).exists(),
+                timeout=60,
+                what="the next start to adopt and complete the job",
+            )
+            wait_for(lambda: _jobs(nexrender_url) == [], timeout=10, what="the job deleted")
+        instruction.refresh_from_db()
+        assert instruction.external_id == uid and farm.renders_of(uid) == 1
+
+
+def _jobs(url: str) -> list:
+    return httpx.get(f"{url}/api/v1/jobs/status", headers={"nexrender-secret": SECRET}).json()
 
 
 def _processes_in_groups(groups: set[int]) -> list[int]:

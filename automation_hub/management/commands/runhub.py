@@ -21,7 +21,7 @@ def hub_children(*, host: str, port: int) -> dict[str, ChildSpec]:
     """The processes of a hub, by name. Adding a long-running process is one more entry."""
     python = sys.executable
     manage = str(settings.BASE_DIR / "manage.py")
-    return {
+    children = {
         "web": ChildSpec(
             "web",
             # A stopping daphne waits this long for open sockets' consumers, not its default 10 s.
@@ -46,6 +46,12 @@ def hub_children(*, host: str, port: int) -> dict[str, ChildSpec]:
         # workers' host (it tells a gone worker process from a busy one), so beside them.
         "queue-supervisor": ChildSpec("queue-supervisor", [python, manage, "queue_supervisor"]),
     }
+    if settings.RENDER_BACKEND == "nexrender":
+        # Follows every job on the AE farm, so a render never pins a render worker.
+        children["nexrender-follower"] = ChildSpec(
+            "nexrender-follower", [python, manage, "nexrender_follower"]
+        )
+    return children
 
 
 class Command(BaseCommand):
@@ -61,7 +67,7 @@ class Command(BaseCommand):
             metavar="NAME",
             help=(
                 "run only these parts (repeatable): web, render-workers, ops-workers, "
-                "queue-supervisor"
+                "queue-supervisor, nexrender-follower (RENDER_BACKEND=nexrender)"
             ),
         )
 

@@ -25,14 +25,17 @@ from rendering.models import OutputStatus, RenderInstruction, RenderOutput
 from rendering.services.payloads import instruction_live_data, render_completed_data
 from rendering.services.retry import retry_policy_for
 from rendering.services.transitions.table import (
+    ASSIGN_JOB,
     CLAIM,
     CLAIM_RESET,
     COMPLETE,
     FAIL,
     FAIL_FINAL,
+    HAND_OFF,
     HEARTBEAT,
     RELEASE,
     RELEASE_HELD,
+    RELEASE_SATURATED,
     TIME_OUT_FINAL,
     Actor,
     transition_record,
@@ -86,7 +89,7 @@ def instruction_claim_next(*, worker_id: str, backend: str = "") -> RenderInstru
         "started_at": now,
         "next_attempt_at": None,
         "backend": backend,
-        "external_id": "",
+        # `external_id` stays: the job a previous lease left on the backend is found again.
         "render_progress": 0,
         "updated_at": now,
     }
@@ -181,6 +184,44 @@ def instruction_heartbeat(
             "instruction_updated",
             instruction_live_data(RenderInstruction.objects.get(pk=instruction_id)),
         )
+
+
+def instruction_assign_job(
+    *, instruction_id: int, worker_id: str, lease_id: uuid.UUID | str, external_id: str
+) -> None:
+    """Store the backend job's identity under the holder's lease, before the job is submitted:
+    whatever happens to this lease, the next claim finds the job. LeaseLost if not held."""
+    held = _held(instruction_id=instruction_id, worker_id=worker_id, lease_id=lease_id)
+    changes = {"external_id": external_id, "updated_at": timezone.now()}
+    if not RenderInstruction.objects.filter(held, status__in=ASSIGN_JOB.sources).update(**changes):
+        _raise_not_held(instruction_id=instruction_id, worker_id=worker_id, action="assign job")
+
+
+def instruction_hand_off(
+    *, instruction_id: int, worker_id: str, lease_id: uuid.UUID | str, to: str
+) -> None:
+    """The lease (same id) moves from `worker_id` to `to`, heart-beaten now: a submitted job is
+    followed by another process. LeaseLost when `worker_id` no longer held it."""
+    if not to:
+        raise ValueError("the new holder is required")
+    held = _held(instruction_id=instruction_id, worker_id=worker_id, lease_id=lease_id)
+    now = timezone.now()
+    changes = {"claimed_by": to, "heartbeat_at": now, "updated_at": now}
+    if not RenderInstruction.objects.filter(held, status__in=HAND_OFF.sources).update(**changes):
+        _raise_not_held(instruction_id=instruction_id, worker_id=worker_id, action="hand off")
+
+
+def instructions_heartbeat_held(*, worker_id: str, leases: dict[int, uuid.UUID]) -> set[int]:
+    """One heartbeat for every lease `worker_id` holds among `leases` (instruction id → lease
+    id): one UPDATE, one SELECT. Returns the ids it still holds; the others were lost."""
+    if not leases:
+        return set()
+    now = timezone.now()
+    mine = RenderInstruction.objects.filter(
+        pk__in=list(leases), status__in=HEARTBEAT.sources, claimed_by=worker_id
+    )
+    mine.update(heartbeat_at=now, updated_at=now)
+    return {pk for pk, lease in mine.values_list("pk", "lease_id") if leases.get(pk) == lease}
 
 
 def instruction_complete(
@@ -348,6 +389,41 @@ def instruction_release(
                 message=f"Instruction {after.pk} {why}: held back {int(wait.total_seconds())} s.",
                 details={"releases": releases, "wait_seconds": int(wait.total_seconds())},
             )
+    return True
+
+
+def instruction_release_saturated(
+    *, instruction_id: int, worker_id: str, lease_id: uuid.UUID | str, waited_seconds: float
+) -> bool:
+    """PROCESSING → PENDING without spending a retry: the job waited on the render farm past
+    NEXRENDER_QUEUED_SECONDS, so the farm is saturated. It waits RENDER_RELEASE_HOLD_SECONDS
+    before its next claim (re-submitting it at once would only queue it again). An automatic
+    decision: audited and shown (`farm_saturated`). False when the worker no longer held it."""
+    held = _held(instruction_id=instruction_id, worker_id=worker_id, lease_id=lease_id)
+    why = f"waited {waited_seconds:.0f} s on a saturated render farm"
+    with transaction.atomic():
+        row = RenderInstruction.objects.select_for_update().filter(held).first()
+        if row is None:
+            return False
+        RenderInstruction.objects.filter(held).update(
+            status=RELEASE_SATURATED.target,
+            error_message=f"Released: {why}"[:4000],
+            releases=row.releases + 1,
+            next_attempt_at=timezone.now()
+            + timedelta(seconds=settings.RENDER_RELEASE_HOLD_SECONDS),
+            updated_at=timezone.now(),
+            **CLAIM_RESET,
+        )
+        after = RenderInstruction.objects.get(pk=instruction_id)
+        transition_record(
+            RELEASE_SATURATED,
+            before=row,
+            after=after,
+            actor=QUEUE,
+            reason=why,
+            message=f"Instruction {after.pk} {why}: back to PENDING, no retry spent.",
+            details={"waited_seconds": round(waited_seconds)},
+        )
     return True
 
 

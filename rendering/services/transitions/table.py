@@ -35,6 +35,7 @@ STATE_FIELDS = frozenset(
         "heartbeat_at",
         "next_attempt_at",
         "retry_count",
+        "external_id",
     }
 )
 
@@ -81,10 +82,22 @@ TIME_OUT_FINAL = Transition(
     event="job_timed_out", event_type=ALERT, severity=Severity.ERROR,
 )  # fmt: skip
 RELEASE = Transition("release", (S.PROCESSING,), S.PENDING)  # the backend was at fault
+# The backend job's identity, stored under the lease before the job is submitted, so every later
+# claim (after a release, a reap, a restart) finds the job again instead of rendering twice.
+ASSIGN_JOB = Transition("assign_job", (S.PROCESSING,), None)
+# A submitted job's lease moves from the worker that submitted it to the process that follows it
+# on the backend (the Nexrender follower): the worker is free for the next job.
+HAND_OFF = Transition("hand_off", (S.PROCESSING,), None)
 # The hub's own decisions.
 RELEASE_HELD = Transition(
     "release_held", (S.PROCESSING,), S.PENDING,
     event="job_held_back", event_type=REMEDIATION, severity=Severity.WARNING, audited=True,
+)  # fmt: skip
+# A job that waited on a saturated render farm past NEXRENDER_QUEUED_SECONDS goes back to the
+# queue without spending a retry (the farm, not the job, was at fault), and is shown.
+RELEASE_SATURATED = Transition(
+    "release_saturated", (S.PROCESSING,), S.PENDING,
+    event="farm_saturated", event_type=REMEDIATION, severity=Severity.WARNING, audited=True,
 )  # fmt: skip
 REAP = Transition(
     "reap", (S.PROCESSING,), S.PENDING,
@@ -125,7 +138,8 @@ TRANSITIONS: dict[str, Transition] = {
     t.name: t
     for t in (
         CREATE, CLAIM, HEARTBEAT, COMPLETE, FAIL, FAIL_FINAL, TIME_OUT_FINAL, RELEASE,
-        RELEASE_HELD, REAP, REAP_FINAL, AUTO_RETRY, RAISE_PRIORITY, RETRY, BULK_RETRY, CANCEL,
+        ASSIGN_JOB, HAND_OFF, RELEASE_SATURATED, RELEASE_HELD, REAP, REAP_FINAL, AUTO_RETRY,
+        RAISE_PRIORITY, RETRY, BULK_RETRY, CANCEL,
         CHANGE_PRIORITY, SIMULATE,
     )
 }  # fmt: skip
