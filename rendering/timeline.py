@@ -141,12 +141,16 @@ def instruction_timeline(instruction: RenderInstruction) -> list[TimelineEntry]:
     return sorted(entries, key=lambda entry: entry.at)
 
 
-def output_gallery() -> QuerySet[RenderOutput]:
-    return (
-        RenderOutput.objects.filter(status=OutputStatus.COMPLETED)
-        .select_related("instruction")
-        .order_by("-created_at", "-id")
-    )
+def output_gallery(
+    *, template: str = "", status: str = OutputStatus.COMPLETED, hand_id: int | None = None
+) -> QuerySet[RenderOutput]:
+    """The gallery's outputs, newest first: of one status, narrowed by template and hand."""
+    rows = RenderOutput.objects.filter(status=status).select_related("instruction")
+    if template:
+        rows = rows.filter(instruction__template_name__icontains=template)
+    if hand_id is not None:
+        rows = rows.filter(instruction__hand_id=hand_id)
+    return rows.order_by("-created_at", "-id")
 
 
 def output_preview_file(output: RenderOutput) -> tuple[Path, str] | None:

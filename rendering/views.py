@@ -130,15 +130,39 @@ def hand_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "hands/hand_detail.html", context)
 
 
+def _gallery_filters(request: HttpRequest) -> dict[str, Any]:
+    status = request.GET.get("status", OutputStatus.COMPLETED)
+    try:
+        hand = int(request.GET.get("hand", "")) or None
+    except ValueError:
+        hand = None
+    return {
+        "template": request.GET.get("template", "").strip()[:128],
+        "status": status if status in OutputStatus.values else OutputStatus.COMPLETED,
+        "hand": hand,
+    }
+
+
 @require_GET
 @login_required
 def output_list(request: HttpRequest) -> HttpResponse:
     seq = live_last_seq()
-    page = Paginator(output_gallery(), GALLERY_SIZE).get_page(request.GET.get("page"))
+    filters = _gallery_filters(request)
+    rows = output_gallery(
+        template=filters["template"], status=filters["status"], hand_id=filters["hand"]
+    )
+    page = Paginator(rows, GALLERY_SIZE).get_page(request.GET.get("page"))
+    chosen = {k: v for k, v in filters.items() if v and v != OutputStatus.COMPLETED}
     return render(
         request,
         "rendering/output_gallery.html",
-        {"live_seq": seq, "page_obj": page, "query": ""},
+        {
+            "live_seq": seq,
+            "page_obj": page,
+            "filters": filters,
+            "statuses": OutputStatus.choices,
+            "query": urlencode(chosen),
+        },
     )
 
 

@@ -112,7 +112,7 @@
   function progressCell(percent) {
     var bar = el("span", { class: "progress", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100",
       "aria-valuenow": String(percent || 0), "data-progress": "" }, [el("span", { style: "width: " + (percent || 0) + "%" })]);
-    return td([bar, text(" "), el("span", { "data-field": "render_progress", text: String(percent || 0) }), text(" %")]);
+    return td([bar, text(" "), el("span", { "data-field": "render_progress", text: String(percent || 0) }), text(" %")], { class: "nowrap" });
   }
 
   // The same columns as templates/rendering/_instruction_row.html.
@@ -133,7 +133,7 @@
     }
     cells.push(td([text(data.retry_count)], { "data-field": "retry_count" }));
     cells.push(td([el("time", { datetime: data.created_at || "", text: timeText(data.created_at) })]));
-    cells.push(td([text(ageText(data.created_at))], { class: "age", "data-age-of": data.created_at || "" }));
+    if (!compact) { cells.push(td([text(ageText(data.created_at))], { class: "age", "data-age-of": data.created_at || "" })); }
     var row = el("tr", { class: "st-" + data.status, dataset: { instructionId: String(data.id) } }, cells);
     if (data.updated_at) { row.dataset.updatedAt = data.updated_at; }
     return row;
@@ -149,6 +149,9 @@
   }
 
   function onInstruction(data, replayed) {
+    var shownDetail = document.getElementById("instruction-detail");
+    var fresh = !!shownDetail && String(shownDetail.dataset.instructionId) === String(data.id) && isNewer(shownDetail, data);
+    if (fresh && data.status) { updateActionButtons(data.status); }  // a replayed older state never
     document.querySelectorAll('[data-instruction-id="' + data.id + '"]').forEach(function (node) {
       if (node.tagName === "TR" || node.id === "instruction-detail") { applyInstruction(node, data); }
     });
@@ -215,12 +218,12 @@
   // Hands, outputs, events
   // ---------------------------------------------------------------------------------------------
   function handRow(data) {
-    var rank = String(data.hand_rank || "").replace(/_/g, " ").replace(/\b\w/g, function (c) { return c.toUpperCase(); });
+    var rank = data.hand_rank_display || String(data.hand_rank || "");  // the server's label (HandRank)
     var rankCell = td([text(rank)]);
     if (data.is_premium) { rankCell.appendChild(text(" ")); rankCell.appendChild(el("span", { class: "badge premium", text: "premium" })); }
     return el("tr", { class: data.is_premium ? "premium" : "", dataset: { handId: String(data.id) } }, [
       td([link("/hands/" + data.id + "/", String(data.id))]), td([text(data.table_id)]), td([text(data.hand_number)]),
-      rankCell, td([text(data.pot_size)], { class: "num" }), td([text(data.winner)]),
+      rankCell, td([text(thousands(data.pot_size))], { class: "num" }), td([text(data.winner)]),
       td([el("time", { datetime: data.created_at || "", text: hhmmss(data.created_at) })]),
     ]);
   }
@@ -234,15 +237,52 @@
     });
   }
 
+  // The same card as templates/rendering/_output_card.html.
   function outputCard(data) {
-    var img = el("img", {
-      src: "/outputs/" + data.output_id + "/preview", alt: "Output " + data.output_id + " of instruction " + data.instruction_id,
-      class: "thumb",
-    });
-    return el("figure", { class: "output-card live-added", dataset: { outputId: String(data.output_id) } }, [
-      el("a", { href: "/instructions/" + data.instruction_id + "/" }, [img]),
-      el("figcaption", { text: "#" + data.instruction_id + " · " + Math.round((data.file_size || 0) / 1024) + " KB · " + hhmmss(data.completed_at) }),
+    var preview = "/outputs/" + data.output_id + "/preview", instruction = "/instructions/" + data.instruction_id + "/";
+    var img = el("img", { src: preview, alt: "Output " + data.output_id + " of instruction " + data.instruction_id, class: "thumb" });
+    var caption = "#" + data.instruction_id + " " + (data.template_name || "") + " · " + timeText(data.completed_at);
+    return el("figure", { class: "output-card live-added", dataset: { outputId: String(data.output_id), instructionId: String(data.instruction_id) } }, [
+      el("a", { href: preview, class: "thumb-link", "data-viewer": "", "data-caption": caption, "data-instruction-url": instruction }, [img]),
+      el("figcaption", {}, [link(instruction, "#" + data.instruction_id), text(" " + (data.template_name || "") + " · " +
+        thousands(Math.round((data.file_size || 0) / 1024)) + " KB · " + timeText(data.completed_at))]),
     ]);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Full-size viewer: a click on a graphic opens it at its own size; ← → move through the
+  // graphics of the page, Esc closes (the dialog's own).
+  // ---------------------------------------------------------------------------------------------
+  var viewer = document.getElementById("viewer");
+  var viewing = -1;
+  function viewerLinks() { return [].slice.call(document.querySelectorAll("a[data-viewer]")); }
+  function viewerShow(index) {
+    var links = viewerLinks();
+    if (!links.length) { return; }
+    viewing = (index + links.length) % links.length;
+    var a = links[viewing];
+    document.getElementById("viewer-image").src = a.getAttribute("href");
+    document.getElementById("viewer-image").alt = (a.querySelector("img") || {}).alt || "";
+    document.getElementById("viewer-caption").textContent = (a.dataset.caption || "") + "  (" + (viewing + 1) + " of " + links.length + ")";
+    document.getElementById("viewer-instruction").href = a.dataset.instructionUrl || "#";
+    document.getElementById("viewer-original").href = a.getAttribute("href");
+    if (!viewer.open) { viewer.showModal(); }
+  }
+  if (viewer) {
+    document.addEventListener("click", function (e) {
+      var a = e.target.closest("a[data-viewer]");
+      if (!a || e.ctrlKey || e.metaKey || e.shiftKey || e.button !== 0) { return; }
+      e.preventDefault();
+      viewerShow(viewerLinks().indexOf(a));
+    });
+    viewer.addEventListener("keydown", function (e) {
+      if (e.key === "ArrowRight") { e.preventDefault(); viewerShow(viewing + 1); }
+      else if (e.key === "ArrowLeft") { e.preventDefault(); viewerShow(viewing - 1); }
+    });
+    document.getElementById("viewer-next").addEventListener("click", function () { viewerShow(viewing + 1); });
+    document.getElementById("viewer-prev").addEventListener("click", function () { viewerShow(viewing - 1); });
+    document.getElementById("viewer-close").addEventListener("click", function () { viewer.close(); });
+    viewer.addEventListener("click", function (e) { if (e.target === viewer) { viewer.close(); } });  // the backdrop
   }
 
   function addOutput(container, data) {
@@ -409,13 +449,6 @@
       if (why) { button.title = why; } else { button.removeAttribute("title"); }
     });
   }
-  document.addEventListener("hub:event", function (e) {
-    var data = (e.detail && e.detail.data) || {};
-    var detail = document.getElementById("instruction-detail");
-    if (e.detail.type === "instruction_updated" && detail && String(detail.dataset.instructionId) === String(data.id) && data.status) {
-      updateActionButtons(data.status);
-    }
-  });
 
   function capabilitiesText(caps) {
     if (!caps) { return ""; }
