@@ -51,6 +51,15 @@
     if (hours < 24) { return hours + " h " + String(minutes % 60).padStart(2, "0") + " m"; }
     return Math.floor(hours / 24) + " d " + (hours % 24) + " h";
   }
+  // Seconds as templatetags/hub_format.py `duration` writes them: "8.5 s", "42 s", "1 m 12 s".
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined || isNaN(seconds)) { return "\u2013"; }
+    var total = Math.round(seconds);
+    if (total < 60) { return seconds < 10 ? (Math.round(seconds * 10) / 10).toFixed(1) + " s" : total + " s"; }
+    var hours = Math.floor(total / 3600), minutes = Math.floor((total % 3600) / 60);
+    return hours ? hours + " h " + minutes + " m" : minutes + " m " + (total % 60) + " s";
+  }
+  window.hubFormat = { timeText: timeText, ageText: ageText, duration: duration, thousands: thousands };
   window.setInterval(function () {
     document.querySelectorAll("[data-age-of]").forEach(function (cell) {
       if (cell.dataset.ageOf) { cell.textContent = ageText(cell.dataset.ageOf); }

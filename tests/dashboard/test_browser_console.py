@@ -297,7 +297,18 @@ def test_every_page_fits_1280_pixels_and_is_captured_at_both_sizes(hub, page):
     hand = premium_hand(number=7, pot_size=2590000)
     row = RenderInstruction.objects.filter(hand=hand).first() or instruction(hand=hand)
     png_output(row)
-    failed_with_alert("bust_out")
+    for n in range(2):
+        failed_with_alert(f"bust_out_{n}")
+    for n, (status, progress) in enumerate(
+        [("processing", 68), ("processing", 12), ("pending", 0), ("pending", 0)]
+    ):
+        extra = instruction(template_name=f"chip_count_{n}", priority=3 + n)
+        RenderInstruction.objects.filter(pk=extra.pk).update(
+            status=status, render_progress=progress, claimed_by="w1" if progress else "",
+            heartbeat_at=timezone.now() if progress else None, updated_at=timezone.now(),
+        )  # fmt: skip
+    for n in range(3):
+        png_output(instruction(template_name=f"leaderboard_{n}"))
     for name, path in PAGES:
         url = hub.url + path.format(instruction=row.pk, hand=hand.pk)
         for width, height in ((1600, 1000), (1280, 720)):

@@ -270,3 +270,88 @@ def test_it_keeps_the_edit_from_anonymous_callers_and_producer_keys(anon_client,
     row.refresh_from_db()
     assert (row.status, row.output_settings) == ("failed", TOO_TALL)
     assert AuditEntry.objects.count() == 0
+
+
+# --- the admin, the pages' read models
+
+
+def test_the_admin_links_edit_and_retry_and_no_longer_edits_the_json_directly(admin_client):
+    row = failed_row()
+    page = admin_client.get(reverse("admin:rendering_renderinstruction_change", args=[row.pk]))
+    html = page.content.decode()
+    assert page.status_code == HTTPStatus.OK
+    assert f'href="/instructions/{row.pk}/#edit-retry"' in html
+    assert 'name="layer_data"' not in html
+    assert 'name="output_settings"' not in html
+
+
+def test_heartbeats_fold_into_one_rendering_line_with_the_latest_progress():
+    from automation_hub.live import publish
+    from rendering.services.payloads import instruction_live_data
+    from rendering.timeline import instruction_timeline
+
+    row = make_instruction(status="processing", claimed_by="w1")
+    for progress in (10, 40, 68):
+        RenderInstruction.objects.filter(pk=row.pk).update(render_progress=progress)
+        row.refresh_from_db()
+        publish("instruction_updated", instruction_live_data(row))
+    titles = [entry.title for entry in instruction_timeline(row)]
+    assert titles.count("Status processing") == 1
+    assert [t for t in titles if t.startswith("Rendering")] == ["Rendering … 68 %"]
+
+
+def test_the_stuck_list_has_long_pending_and_silent_processing_jobs_oldest_first():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from rendering.timeline import instruction_page_list
+
+    now = timezone.now()
+    waiting = make_instruction(status="pending", age=timedelta(minutes=45))
+    make_instruction(status="pending", age=timedelta(minutes=5))
+    silent = make_instruction(
+        status="processing", age=timedelta(minutes=10), claimed_by="w1",
+        started_at=now - timedelta(minutes=9), heartbeat_at=now - timedelta(minutes=4),
+        render_progress=30,
+    )  # fmt: skip
+    make_instruction(
+        status="processing", age=timedelta(minutes=10), claimed_by="w2",
+        started_at=now - timedelta(minutes=1), heartbeat_at=now, render_progress=0,
+    )  # fmt: skip
+    make_instruction(status="completed", age=timedelta(hours=2))
+    rows = list(instruction_page_list(stuck_minutes=30))
+    assert [r.pk for r in rows] == [waiting.pk, silent.pk]
+
+
+def test_the_event_api_filters_simulated_traffic_by_a_strict_boolean(person_client):
+    MonitoringEvent.objects.create(
+        type="alert", code="error_rate_spike", severity="error", source="monitor",
+        message="fake", simulated=True,
+    )  # fmt: skip
+    MonitoringEvent.objects.create(
+        type="alert", code="error_rate_spike", severity="error", source="monitor", message="real"
+    )
+    only = person_client.get(reverse("event-list"), {"simulated": "true"}).json()["results"]
+    assert [e["message"] for e in only] == ["fake"]
+    live = person_client.get(reverse("event-list"), {"simulated": "false"}).json()["results"]
+    assert [e["message"] for e in live] == ["real"]
+    assert person_client.get(reverse("event-list"), {"simulated": "yes"}).status_code == 400
+
+
+def test_the_page_formats_say_times_durations_and_counts_plainly(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from automation_hub.templatetags.hub_format import duration, thousands, when
+
+    settings.TIME_ZONE = "UTC"
+    assert duration(72) == "1 m 12 s"
+    assert duration(31967.5) == "8 h 52 m"
+    assert duration(8.46) == "8.5 s"
+    assert thousands(2590000) == "2,590,000"
+    now = timezone.now()
+    assert when(now) == now.strftime("%H:%M:%S")
+    yesterday = now - timedelta(days=1)
+    assert when(yesterday) == f"{yesterday:%b} {yesterday.day} {yesterday:%H:%M:%S}"
