@@ -7,7 +7,10 @@ whoever recorded them.
 
 from __future__ import annotations
 
+import contextvars
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -19,6 +22,20 @@ from automation_hub.models import MonitoringEvent, Severity
 from automation_hub.notifications import event_notify_later
 
 ALERT_SEVERITIES = frozenset(Severity.at_least(Severity.WARNING))
+AUTO_RESOLVER = "system"
+
+_SIMULATED = contextvars.ContextVar("simulated_traffic", default=False)
+
+
+@contextmanager
+def simulated_traffic() -> Iterator[None]:
+    """Every event recorded inside is marked `simulated` (`manage.py simulate`), so fabricated
+    warnings never reach the live alert list unless asked for."""
+    token = _SIMULATED.set(True)
+    try:
+        yield
+    finally:
+        _SIMULATED.reset(token)
 
 
 def event_live_data(event: MonitoringEvent) -> dict[str, Any]:
@@ -36,6 +53,7 @@ def event_live_data(event: MonitoringEvent) -> dict[str, Any]:
         "resolved": event.resolved,
         "resolved_by": event.resolved_by,
         "notes": event.notes,
+        "simulated": event.simulated,
         "created_at": event.created_at.isoformat() if event.created_at else None,
     }
 
@@ -45,7 +63,7 @@ def _announce(event: MonitoringEvent, *, announce: bool = False) -> None:
     dashboards after commit; warning-and-above also reach the notifiers."""
     if announce or event.severity in ALERT_SEVERITIES or event.resolved:
         publish_on_commit("alert", event_live_data(event))
-    if not event.resolved:
+    if not event.resolved and not event.simulated:  # nobody is paged for fabricated traffic
         event_notify_later(event=event)
 
 
@@ -63,8 +81,19 @@ def event_record(
     announce: bool = False,
 ) -> MonitoringEvent:
     """Store one event outside dedup (operations, remediations, the queue's own events) and
-    announce it: live if it alerts (or `announce`), to the notifiers from warning up."""
+    announce it: live if it alerts (or `announce`), to the notifiers from warning up.
+
+    An alert about an instruction that has the same alert open already (a retried job failing
+    again) is not stored twice: the open one is returned.
+    """
+    if instruction_id is not None and severity in ALERT_SEVERITIES:
+        twin = MonitoringEvent.objects.filter(
+            instruction_id=instruction_id, code=code, resolved=False
+        ).first()
+        if twin is not None:
+            return twin
     event = MonitoringEvent.objects.create(
+        simulated=_SIMULATED.get(),
         type=type,
         code=code,
         severity=severity,
@@ -103,6 +132,7 @@ def event_open(
     try:
         with transaction.atomic():
             event = MonitoringEvent.objects.create(
+                simulated=_SIMULATED.get(),
                 dedup_key=dedup_key,
                 type=type,
                 code=code,
@@ -150,4 +180,37 @@ def events_auto_resolve(*, dedup_keys: list[str] | set[str], note: str) -> int:
         for event in rows:
             event.resolved, event.resolved_by, event.notes = True, "system", note
             publish_on_commit("alert", event_live_data(event))
+    return closed
+
+
+def events_resolve_for_instruction(*, instruction_id: int, why: str) -> int:
+    """Close the open warning-and-above events of an instruction whose trouble is over (it
+    completed), as an automatic resolution: resolved by "system" with `why`, announced live, and
+    journaled as one `alerts_auto_resolved` event naming them. Runs in the caller's transaction;
+    returns how many closed."""
+    rows = list(
+        MonitoringEvent.objects.filter(
+            instruction_id=instruction_id, resolved=False, severity__in=ALERT_SEVERITIES
+        )
+    )
+    if not rows:
+        return 0
+    now = timezone.now()
+    closed = MonitoringEvent.objects.filter(pk__in=[e.pk for e in rows], resolved=False).update(
+        resolved=True, resolved_by=AUTO_RESOLVER, resolved_at=now, notes=why
+    )
+    for event in rows:
+        event.resolved, event.resolved_by, event.resolved_at, event.notes = (
+            True, AUTO_RESOLVER, now, why,
+        )  # fmt: skip
+        publish_on_commit("alert", event_live_data(event))
+    event_record(
+        type="remediation",
+        code="alerts_auto_resolved",
+        message=f"{closed} open alert(s) of instruction {instruction_id} resolved: {why}",
+        source="render_queue",
+        details={"event_ids": [e.pk for e in rows], "codes": sorted({e.code for e in rows})},
+        instruction_id=instruction_id,
+        correlation_id=rows[0].correlation_id,
+    )
     return closed

@@ -134,6 +134,9 @@ class MonitoringEvent(models.Model):
     # Set once by the notifier that sent (or deliberately skipped) Slack/e-mail for it.
     notified_at = models.DateTimeField(null=True, blank=True)
     notification = models.CharField(max_length=32, blank=True)  # sent, rate_limited, failed
+    # Recorded while `manage.py simulate` played fabricated traffic: kept apart from the live
+    # alert list (filtered out unless asked for).
+    simulated = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -131,6 +131,8 @@ def hand_live_data(hand: Hand) -> dict[str, Any]:
         "table_id": hand.table_id,
         "hand_number": hand.hand_number,
         "hand_rank": hand.hand_rank,
+        # The label the pages write (HandRank's): live rows never spell it their own way.
+        "hand_rank_display": hand.get_hand_rank_display(),
         "pot_size": hand.pot_size,
         "winner": hand.winner,
         "is_premium": hand.is_premium,

@@ -60,10 +60,13 @@ def overview_series(request: HttpRequest) -> JsonResponse:
 def _event_filters(request: HttpRequest) -> dict[str, str]:
     severity = request.GET.get("severity", "")
     resolved = request.GET.get("resolved", "")
+    simulated = request.GET.get("simulated", "")
     return {
         "severity": severity if severity in Severity.values else "",
         "resolved": resolved if resolved in ("true", "false") else "",
         "code": request.GET.get("code", "")[:64],
+        # "" = live traffic only (the default), "true" = simulated only, "any" = both.
+        "simulated": simulated if simulated in ("true", "any") else "",
     }
 
 
@@ -74,7 +77,10 @@ def event_list(request: HttpRequest) -> HttpResponse:
     filters = _event_filters(request)
     resolved = {"true": True, "false": False}.get(filters["resolved"])
     events = event_query(
-        severity=filters["severity"] or None, resolved=resolved, code=filters["code"] or None
+        severity=filters["severity"] or None,
+        resolved=resolved,
+        code=filters["code"] or None,
+        simulated={"": False, "true": True}.get(filters["simulated"]),
     )
     page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
     context: dict[str, Any] = {

@@ -9,6 +9,8 @@ from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
 
 from automation_hub.errors import HubError
 from rendering.models import AuditEntry, RenderInstruction, RenderOutput
@@ -136,9 +138,22 @@ class RenderInstructionAdmin(admin.ModelAdmin):
     ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        # A new instruction is given its priority; after that, only the action changes it.
+        # A new instruction is given its priority; after that, only the action changes it. Its
+        # layer data and output settings change through "Edit & retry" (a reason, the same
+        # checks as a new instruction, an audit entry), linked from here.
         fields = list(self.readonly_fields)
-        return [f for f in fields if f != "priority"] if obj is None else fields
+        if obj is None:
+            return [f for f in fields if f != "priority"]
+        return ["edit_and_retry", "layer_data", "output_settings", *fields]
+
+    @admin.display(description="Edit & retry")
+    def edit_and_retry(self, obj: RenderInstruction) -> str:
+        url = reverse("rendering:instruction", args=[obj.pk]) + "#edit-retry"
+        return format_html(
+            '<a class="button" href="{}">Edit layer data / output settings and retry…</a>'
+            " (asks for a reason; audited)",
+            url,
+        )
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         """A new instruction goes through the queue's creation (dispatched at once, announced

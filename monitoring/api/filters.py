@@ -13,6 +13,8 @@ class EventFilter(HubFilterSet):
         choices=Severity.choices, method="filter_min_severity", label="This severity or worse"
     )
     resolved = StrictBooleanFilter()
+    # Events recorded while `manage.py simulate` played fabricated traffic.
+    simulated = StrictBooleanFilter()
     code = django_filters.CharFilter()
     type = django_filters.ChoiceFilter(choices=EventType.choices)
     since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")

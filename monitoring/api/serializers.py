@@ -47,6 +47,7 @@ class EventOutput(serializers.ModelSerializer):
             "resolved_by",
             "resolved_at",
             "notes",
+            "simulated",
             "created_at",
         ]
 

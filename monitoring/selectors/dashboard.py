@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from automation_hub.models import MonitoringEvent
-from monitoring.selectors.events import open_alerts
+from monitoring.selectors.events import AlertGroup, open_alert_groups, open_alerts
 from monitoring.selectors.health import completion_rate, orphan_hands
 from monitoring.selectors.metrics import failed_between, ratio
 from monitoring.selectors.producers import Projects, projects_summary
@@ -48,6 +48,8 @@ class DashboardSummary:
     metrics: DashboardMetrics
     active_alerts: tuple[MonitoringEvent, ...]
     data_flow_health: FlowHealth
+    alert_groups: tuple[AlertGroup, ...] = ()
+    open_alert_count: int = 0
 
 
 def dashboard_summary(*, now: datetime | None = None, alert_limit: int = 20) -> DashboardSummary:
@@ -62,6 +64,7 @@ def _dashboard_summary(*, now: datetime, alert_limit: int) -> DashboardSummary:
     failed = failed_between(hour_ago, now)
     queue = queue_summary(now=now)
     alerts = tuple(open_alerts()[:alert_limit])
+    groups = tuple(open_alert_groups())
     metrics = DashboardMetrics(
         throughput_1h=last_hour.completed,
         avg_latency_1h=last_hour.latency_avg_seconds,
@@ -77,4 +80,6 @@ def _dashboard_summary(*, now: datetime, alert_limit: int) -> DashboardSummary:
             delayed_instructions=queue.delayed,
             completion_rate=completion_rate(now=now),
         ),
+        alert_groups=groups,
+        open_alert_count=open_alerts().count(),
     )

@@ -1,4 +1,4 @@
-"""Manual override API (SPEC §5): retry, cancel, change priority, bulk retry.
+"""Manual override API (SPEC §5): retry, edit & retry, cancel, change priority, bulk retry.
 
 For people only (session or HTTP Basic), never producer keys. Each view validates its input,
 calls one transition of `rendering.services.transitions.manual` (audited, announced live) and
@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from automation_hub.api.permissions import IsPerson, actor_name
+from rendering.api.serializers import InstructionChangesInput
 from rendering.models import InstructionStatus
 from rendering.services.payloads import instruction_live_data
 from rendering.services.transitions import manual
@@ -41,6 +42,11 @@ class RetryInput(serializers.Serializer):
 
 class CancelInput(RetryInput):
     pass
+
+
+class EditRetryInput(RetryInput, InstructionChangesInput):
+    """Which instruction, why, and its new layer data and/or output settings (each replaces the
+    stored one whole; an omitted one is kept)."""
 
 
 class ChangePriorityInput(RetryInput):
@@ -113,6 +119,22 @@ class RetryView(_ActionView):
         payload = RetryInput(data=request.data)
         payload.is_valid(raise_exception=True)
         row = manual.instruction_manual_retry(**payload.validated_data, actor=_actor(request))
+        return Response(instruction_live_data(row))
+
+
+class EditRetryView(_ActionView):
+    @extend_schema(
+        request=EditRetryInput,
+        responses=InstructionStateOutput,
+        tags=["actions"],
+        description="New layer_data / output_settings, validated as a new instruction's "
+        "(400 with field errors), then PENDING/FAILED/STALE/CANCELLED → PENDING with a fresh "
+        "retry budget; audited before → after. 409 from PROCESSING, COMPLETED.",
+    )
+    def post(self, request: Request) -> Response:
+        payload = EditRetryInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        row = manual.instruction_edit_retry(**payload.validated_data, actor=_actor(request))
         return Response(instruction_live_data(row))
 
 

@@ -9,6 +9,8 @@ from rest_framework import serializers
 from automation_hub.api.parsers import MAX_JSON_DEPTH, json_depth_exceeds
 from hands.models import Hand
 from rendering.models import OutputFormat, RenderInstruction, RenderOutput
+from rendering.renderers.capabilities import output_settings_problems
+from rendering.services.instructions import output_settings_with_defaults
 
 TEMPLATE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 TRIGGER_TYPE_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -79,6 +81,36 @@ class InstructionInput(serializers.Serializer):
         if len(json.dumps(value)) > MAX_LAYER_DATA_BYTES:
             raise serializers.ValidationError(f"Larger than {MAX_LAYER_DATA_BYTES} bytes.")
         return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        renderable_check(attrs.get("output_settings") or {})
+        return attrs
+
+
+def renderable_check(output_settings: dict[str, Any]) -> None:
+    """400 with a message per output setting the configured render backend cannot render
+    (`rendering.renderers.capabilities`), with the defaults a new instruction gets filled in."""
+    problems = output_settings_problems(output_settings_with_defaults(output_settings))
+    if problems:
+        raise serializers.ValidationError({"output_settings": problems})
+
+
+class InstructionChangesInput(serializers.Serializer):
+    """The editable part of an instruction (edit & retry), checked as a new one's would be."""
+
+    layer_data = serializers.JSONField(required=False)
+    output_settings = OutputSettingsInput(required=False)
+
+    validate_layer_data = InstructionInput.validate_layer_data
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "layer_data" not in attrs and "output_settings" not in attrs:
+            raise serializers.ValidationError(
+                {"non_field_errors": ["Send layer_data, output_settings or both."]}
+            )
+        if "output_settings" in attrs:
+            renderable_check(attrs["output_settings"])
+        return attrs
 
 
 class OutputOutput(serializers.ModelSerializer):

@@ -10,6 +10,7 @@ urlpatterns = [
     path("instructions/<id:pk>", views.InstructionDetailView.as_view(), name="instruction-detail"),
     # Manual override (people only).
     path("actions/retry", action_views.RetryView.as_view(), name="action-retry"),
+    path("actions/edit-retry", action_views.EditRetryView.as_view(), name="action-edit-retry"),
     path("actions/cancel", action_views.CancelView.as_view(), name="action-cancel"),
     path(
         "actions/change-priority",

@@ -25,9 +25,14 @@ from PIL import Image, ImageDraw, ImageFont
 
 from rendering.models import RenderInstruction
 from rendering.renderers import ProgressCallback, RenderFailed, RenderResult
+from rendering.renderers.capabilities import (
+    PREVIEW_MAX_FRAMES,
+    PREVIEW_MAX_PIXELS,
+    PREVIEW_MIN_SIZE,
+)
 
-MAX_FRAMES = 600
-MAX_PIXELS = 3840 * 2160
+MAX_FRAMES = PREVIEW_MAX_FRAMES
+MAX_PIXELS = PREVIEW_MAX_PIXELS
 SUITS = {
     "s": ("\u2660", (20, 20, 24)),
     "c": ("\u2663", (20, 20, 24)),
@@ -88,7 +93,8 @@ def _resolution(output_settings: dict[str, Any]) -> tuple[int, int]:
         width, height = (int(part) for part in raw.lower().split("x"))
     except ValueError:
         raise RenderFailed(f"resolution {raw!r} is not WIDTHxHEIGHT", retryable=False) from None
-    if width < 320 or height < 180 or width * height > MAX_PIXELS:
+    low_w, low_h = PREVIEW_MIN_SIZE
+    if width < low_w or height < low_h or width * height > MAX_PIXELS:
         raise RenderFailed(f"resolution {raw} is outside 320x180 … 3840x2160", retryable=False)
     return width, height
 

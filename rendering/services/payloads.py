@@ -29,6 +29,7 @@ def render_completed_data(instruction: RenderInstruction, output: RenderOutput) 
     """The `render_completed` event: the new output of an instruction."""
     return {
         "instruction_id": instruction.pk,
+        "template_name": instruction.template_name,
         "output_id": output.pk,
         "output_path": output.output_path,
         "file_size": output.file_size,

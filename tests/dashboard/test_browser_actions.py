@@ -58,10 +58,23 @@ def test_it_retries_a_failed_instruction_from_its_page_with_a_reason(hub, page):
     screenshot(page, "retried")
 
 
-def test_it_shows_why_an_action_was_refused_and_changes_nothing(hub, page):
+def test_it_disables_an_action_that_cannot_apply_and_says_why(hub, page):
     row = instruction(template_name="lower_third")  # PENDING: nothing to retry
     page.goto(f"{hub.url}/instructions/{row.pk}/")
     page.wait_for_selector("#live-indicator.live-live")
+
+    retry = page.locator('button[data-action="retry"]')
+    expect(retry).to_be_disabled()
+    expect(retry).to_have_attribute("title", "Not possible: it is already pending in the queue.")
+    expect(page.locator('button[data-action="cancel"]')).to_be_enabled()
+
+
+def test_it_shows_why_an_action_was_refused_and_changes_nothing(hub, page):
+    row = failed_instruction()
+    page.goto(f"{hub.url}/instructions/{row.pk}/")
+    page.wait_for_selector("#live-indicator.live-live")
+    # Someone else re-queued it meanwhile, and this page has not heard yet (no live event).
+    RenderInstruction.objects.filter(pk=row.pk).update(status=InstructionStatus.PENDING)
 
     submit_action(page, 'button[data-action="retry"]', "try anyway")
 

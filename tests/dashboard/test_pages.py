@@ -113,8 +113,48 @@ def test_it_shows_the_time_of_each_active_alert(browser, settings, page):
     for event in (warning, error):
         event.refresh_from_db()
         shown = timezone.localtime(event.created_at).strftime("%H:%M:%S")
-        line = rf"<strong>{event.code}</strong> {event.message} <time[^>]*>{shown}</time>"
-        assert re.search(line, alerts), (shown, alerts)
+        head = (
+            rf"<strong>{event.code}</strong>\s*<span class=\"alert-message\">{event.message}"
+            rf"</span>\s*<time[^>]*>{shown}</time>"
+        )
+        member = rf'<li data-event-id="{event.pk}"><time[^>]*>{shown}</time>\s*{event.message}'
+        assert re.search(head, alerts), (shown, alerts)
+        assert re.search(member, alerts), (shown, alerts)
+
+
+@pytest.mark.parametrize("page", OVERVIEW_PAGES)
+def test_it_groups_open_alerts_of_one_code_links_their_subject_and_dates_yesterdays(
+    browser, settings, page
+):
+    settings.TIME_ZONE = "UTC"
+    now = timezone.now()
+    rows = [
+        MonitoringEvent.objects.create(
+            type="alert",
+            code="job_failed_permanently",
+            severity="error",
+            source="render_queue",
+            message=f"Instruction {n} failed",
+            instruction=instruction(),
+        )
+        for n in range(3)
+    ]
+    earlier = now - timedelta(days=1, hours=1)
+    MonitoringEvent.objects.filter(pk=rows[0].pk).update(created_at=earlier)
+    MonitoringEvent.objects.create(
+        type="alert", code="error_rate_spike", severity="error", source="monitor",
+        message="simulated spike", simulated=True,
+    )  # fmt: skip
+
+    alerts = _section(browser.get(reverse(page)).content.decode(), "active-alerts", "</section>")
+
+    assert alerts.count('class="alert-group ') == 1  # one row for the three, none simulated
+    assert "simulated spike" not in alerts
+    assert 'title="3 open alerts of this kind">\u00d73</span>' in alerts
+    newest = rows[2]
+    target = newest.instruction_id
+    assert f'href="/instructions/{target}/">instruction {target}</a>' in alerts
+    assert f"{earlier:%b} {earlier.day} {earlier:%H:%M:%S}" in alerts
 
 
 @pytest.mark.parametrize("page", OVERVIEW_PAGES)
@@ -151,7 +191,7 @@ def test_it_filters_and_paginates_instructions(browser):
 
     bogus = browser.get(reverse("rendering:instructions"), {"status": "nonsense"})
     assert bogus.status_code == HTTPStatus.OK
-    assert bogus.context["filters"]["status"] == ""
+    assert bogus.context["filters"]["status"] == []
 
 
 def test_it_shows_an_instruction_with_its_timeline_and_preview(browser):

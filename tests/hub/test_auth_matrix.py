@@ -66,6 +66,7 @@ ROUTES: dict[str, dict[str, Spec]] = {
     "api/instructions/import": {"POST": api("sub")},
     "api/instructions/<id:pk>": {"GET": api("sub")},
     "api/actions/retry": {"POST": PEOPLE},
+    "api/actions/edit-retry": {"POST": PEOPLE},
     "api/actions/cancel": {"POST": PEOPLE},
     "api/actions/change-priority": {"POST": PEOPLE},
     "api/actions/bulk-retry": {"POST": PEOPLE},

@@ -18,7 +18,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from automation_hub.errors import LeaseLost, NotFound
-from automation_hub.journal import event_record
+from automation_hub.journal import event_record, events_resolve_for_instruction
 from automation_hub.live import publish_many, publish_on_commit
 from automation_hub.models import EventType, Severity
 from rendering.models import OutputStatus, RenderInstruction, RenderOutput
@@ -269,6 +269,10 @@ def instruction_complete(
                 frame_count=frame_count,
                 status=OutputStatus.COMPLETED,
                 completed_at=now,
+            )
+            # Its failures, timeouts and delays are over: their open alerts close themselves.
+            events_resolve_for_instruction(
+                instruction_id=instruction_id, why=f"instruction {instruction_id} completed"
             )
             publish_many(
                 [

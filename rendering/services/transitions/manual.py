@@ -17,13 +17,15 @@ from django.utils import timezone
 
 from automation_hub.errors import IllegalTransition, InvalidInput, NotFound
 from automation_hub.journal import event_record
-from rendering.models import RenderInstruction
+from rendering.models import InstructionStatus, RenderInstruction
 from rendering.services import dispatch as wakeups
+from rendering.services.instructions import output_settings_with_defaults
 from rendering.services.transitions.table import (
     BULK_RETRY,
     CANCEL,
     CHANGE_PRIORITY,
     CLAIM_RESET,
+    EDIT_RETRY,
     RETRY,
     Actor,
     Transition,
@@ -36,6 +38,10 @@ from rendering.services.transitions.table import (
 _WHY_NOT = {
     RETRY.name: {
         "pending": "it is already pending in the queue",
+        "processing": "a worker is rendering it; cancel it first",
+        "completed": "it is completed and has its output; create a new instruction to re-render",
+    },
+    EDIT_RETRY.name: {
         "processing": "a worker is rendering it; cancel it first",
         "completed": "it is completed and has its output; create a new instruction to re-render",
     },
@@ -71,6 +77,31 @@ def require_reason(reason: str) -> str:
 def why_not(t: Transition, status: str) -> str:
     """Why `t` cannot start from `status`, in words an operator understands."""
     return _WHY_NOT.get(t.name, {}).get(status, f"it is {status}")
+
+
+# The actions an instruction's page offers, by the name its buttons use.
+PAGE_ACTIONS = {
+    "retry": RETRY,
+    "edit-retry": EDIT_RETRY,
+    "change-priority": CHANGE_PRIORITY,
+    "cancel": CANCEL,
+}
+
+
+def page_action_rules() -> dict[str, dict[str, Any]]:
+    """For each page action: the states it may start from and, for every other state, why not
+    (the page disables its button with that tooltip, and keeps it in step with live updates)."""
+    return {
+        name: {
+            "sources": [str(s) for s in t.sources],
+            "why_not": {
+                str(s): f"Not possible: {why_not(t, s)}."
+                for s in InstructionStatus.values
+                if s not in t.sources
+            },
+        }
+        for name, t in PAGE_ACTIONS.items()
+    }
 
 
 def _refuse(t: Transition, instruction_id: int) -> None:
@@ -135,6 +166,39 @@ def instruction_manual_retry(
         reason=reason,
         actor=actor,
         verb="re-queued",
+        dispatch=True,
+    )
+
+
+def instruction_edit_retry(
+    *,
+    instruction_id: int,
+    reason: str,
+    actor: Actor,
+    layer_data: dict[str, Any] | None = None,
+    output_settings: dict[str, Any] | None = None,
+) -> RenderInstruction:
+    """PENDING / FAILED / STALE / CANCELLED → PENDING with new layer data and/or output settings
+    (None: kept), a fresh retry budget and no error; audited before → after, workers woken after
+    commit. The caller has validated the values as a new instruction's (the API's
+    `InstructionChangesInput`); nothing is written when the row is in another state."""
+    changes: dict[str, Any] = _retry_changes()
+    if layer_data is not None:
+        changes["layer_data"] = layer_data
+    if output_settings is not None:
+        changes["output_settings"] = output_settings_with_defaults(output_settings)
+    if len(changes) == len(_retry_changes()):
+        raise InvalidInput(
+            "Nothing to change.",
+            fields={"non_field_errors": ["Send layer_data or output_settings."]},
+        )
+    return _manual(
+        EDIT_RETRY,
+        instruction_id=instruction_id,
+        changes=changes,
+        reason=reason,
+        actor=actor,
+        verb="edited and re-queued",
         dispatch=True,
     )
 

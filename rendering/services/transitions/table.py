@@ -59,6 +59,8 @@ class Transition:
     event_type: str = EventType.SYSTEM
     severity: str = Severity.INFO
     audited: bool = False  # an AuditEntry: a person acted, or the hub decided on its own
+    # Fields of the row its audit entry keeps before → after beside the state (`snapshot`).
+    keeps: tuple[str, ...] = ()
 
 
 RETRYABLE = (S.FAILED, S.STALE, S.CANCELLED)
@@ -127,6 +129,13 @@ CANCEL = Transition(
     "cancel", UNFINISHED, S.CANCELLED,
     event="manual_cancel", event_type=OPERATION, audited=True,
 )  # fmt: skip
+# Fix the settings of a job that failed (or is waiting) and queue it again: the audit entry keeps
+# its layer data and output settings before → after.
+EDIT_RETRY = Transition(
+    "edit_retry", (S.PENDING, *RETRYABLE), S.PENDING,
+    event="manual_edit_retry", event_type=OPERATION, audited=True,
+    keeps=("layer_data", "output_settings"),
+)  # fmt: skip
 CHANGE_PRIORITY = Transition(
     "change_priority", UNFINISHED, None,
     event="manual_change_priority", event_type=OPERATION, audited=True,
@@ -139,8 +148,7 @@ TRANSITIONS: dict[str, Transition] = {
     for t in (
         CREATE, CLAIM, HEARTBEAT, COMPLETE, FAIL, FAIL_FINAL, TIME_OUT_FINAL, RELEASE,
         ASSIGN_JOB, HAND_OFF, RELEASE_SATURATED, RELEASE_HELD, REAP, REAP_FINAL, AUTO_RETRY,
-        RAISE_PRIORITY, RETRY, BULK_RETRY, CANCEL,
-        CHANGE_PRIORITY, SIMULATE,
+        RAISE_PRIORITY, RETRY, BULK_RETRY, CANCEL, EDIT_RETRY, CHANGE_PRIORITY, SIMULATE,
     )
 }  # fmt: skip
 
@@ -165,14 +173,15 @@ RETRY_SWEEP = Actor(name="retry sweep", via="system", block="render_queue")
 MONITOR = Actor(name="monitor", via="system", block="monitor")
 
 
-def snapshot(row: RenderInstruction) -> dict[str, Any]:
-    """What an audit entry keeps of a row before and after a change."""
+def snapshot(row: RenderInstruction, keeps: tuple[str, ...] = ()) -> dict[str, Any]:
+    """What an audit entry keeps of a row before and after a change (and the `keeps` fields)."""
     return {
         "status": row.status,
         "priority": row.priority,
         "retry_count": row.retry_count,
         "claimed_by": row.claimed_by,
         "error_message": row.error_message[:500],
+        **{name: getattr(row, name) for name in keeps},
     }
 
 
@@ -275,8 +284,8 @@ def audit_record(
             reason=reason,
             target_type=AuditEntry.INSTRUCTION,
             target_ids=[after.pk],
-            before=before if isinstance(before, dict) else snapshot(before),
-            after={**snapshot(after), **(details or {})},
+            before=before if isinstance(before, dict) else snapshot(before, t.keeps),
+            after={**snapshot(after, t.keeps), **(details or {})},
             via=actor.via,
         )
         for before, after in rows
