@@ -249,6 +249,24 @@ def test_it_edits_a_pending_job_before_a_worker_takes_it(
     assert (row.status, row.output_settings["resolution"]) == ("pending", "1920x1080")
 
 
+def test_an_edited_job_is_a_new_render_job_not_the_old_one_adopted(
+    person_client, django_capture_on_commit_callbacks
+):
+    # A job released back to the queue keeps its render-backend identity, so its next claim
+    # adopts the job already on the farm; after an edit that job has the old settings.
+    row = make_instruction(status="pending", output_settings=TOO_TALL, external_id="hub-9-old")
+    response = edit(
+        person_client,
+        django_capture_on_commit_callbacks,
+        instruction_id=row.pk,
+        reason="wrong size",
+        output_settings={"resolution": "1920x1080"},
+    )
+    assert response.status_code == HTTPStatus.OK
+    row.refresh_from_db()
+    assert row.external_id == ""
+
+
 def test_it_answers_404_for_an_unknown_instruction(person_client):
     response = person_client.post(
         reverse("action-edit-retry"),

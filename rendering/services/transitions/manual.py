@@ -192,6 +192,10 @@ def instruction_edit_retry(
             "Nothing to change.",
             fields={"non_field_errors": ["Send layer_data or output_settings."]},
         )
+    # New settings make a new job: the backend's job under the old identity (still queued, or
+    # finished with the old settings) is never adopted; the Nexrender follower deletes it from
+    # the server as replaced.
+    changes["external_id"] = ""
     return _manual(
         EDIT_RETRY,
         instruction_id=instruction_id,
