@@ -42,7 +42,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -220,7 +220,12 @@ class NexrenderServer:
         self.proc = subprocess.Popen(
             ["node", "server.js", str(self.port), NEXRENDER_SECRET],
             cwd=NEXRENDER_DIR,
-            env={"PATH": os.environ["PATH"], "NEXRENDER_DATABASE": str(self.database)},
+            # As in production (README): the server hands out the most urgent job first.
+            env={
+                "PATH": os.environ["PATH"],
+                "NEXRENDER_DATABASE": str(self.database),
+                "NEXRENDER_ORDERING": "priority",
+            },
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -925,6 +930,8 @@ class Soak:
         env = {k: v for k, v in os.environ.items() if k in keep}
         env.update(HUB_SETTINGS)
         env.update(
+            # Sized as the README says: one job per AE machine plus a couple queued.
+            NEXRENDER_MAX_IN_FLIGHT=str(self.args.ae_machines + 2),
             DJANGO_SETTINGS_MODULE="automation_hub.settings",
             HUB_VAR_DIR=str(self.workdir / "var"),
             OUTPUT_ROOT=str(self.workdir / "output"),
@@ -1117,7 +1124,11 @@ class Soak:
                 "tables": TABLES,
                 "peak_burst": PEAK_BURST,
             },
-            "hub_settings": HUB_SETTINGS,
+            "hub_settings": {
+                **HUB_SETTINGS,
+                "NEXRENDER_MAX_IN_FLIGHT": str(self.args.ae_machines + 2),
+                "NEXRENDER_ORDERING (server)": "priority",
+            },
             "availability": self.prober.availability(),
             "api_latency": self.rec.summary(),
             "rss": self.memory.summary(),
@@ -1143,7 +1154,13 @@ class Soak:
         unfinished = rows.filter(
             status__in=[InstructionStatus.PENDING, InstructionStatus.PROCESSING]
         ).count()
-        ae = self.farm.renders_per_instruction() if self.farm else {}
+        # An instruction's AE renders that ran to a finished file: more than one is a graphic
+        # rendered twice. (A graphic whose template is broken fails on AE at each of its retries:
+        # those are counted under ae_render_errors, not as doubles.)
+        finished = [r for r in self.farm.log() if r.outcome == "finished"] if self.farm else []
+        ae = Counter(
+            int(m.group(1)) for r in finished if (m := re.match(r"^.+?-(\d+)-[0-9a-f]+$", r.uid))
+        )
         outputs = (
             RenderOutput.objects.values("instruction")
             .annotate(n=Count("id"))
