@@ -168,14 +168,16 @@ def test_it_reaps_a_frozen_follower_and_another_one_finishes_its_jobs(port, tmp_
         stack.enter_context(running_cluster(env, log=tmp_path / "workers.log"))
         stack.enter_context(running_supervisor(env))
         frozen = stack.enter_context(follower(env, tmp_path))
-        farm = stack.enter_context(Farm(url, SECRET, machines=2, render_seconds=3.0))
+        # Renders long enough that neither can finish before the follower freezes, however
+        # loaded the machine is: both jobs are reaped, then adopted by the other follower.
+        farm = stack.enter_context(Farm(url, SECRET, machines=2, render_seconds=15.0))
         ids = create(2)
         wait_for(lambda: followed_by_a_follower(ids), timeout=30, what="the follower's leases")
         os.kill(frozen.pid, signal.SIGSTOP)  # alive but silent: a zombie
         stack.enter_context(follower(env, tmp_path))
         wait_for(
             lambda: RenderInstruction.objects.filter(pk__in=ids, retry_count=1).count() == 2,
-            timeout=20,
+            timeout=30,
             what="the zombie's jobs reaped",
         )
         os.kill(frozen.pid, signal.SIGCONT)  # it wakes up to find its leases gone
