@@ -7,8 +7,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,22 +20,12 @@ from rendering.models import InstructionStatus, RenderInstruction
 from rendering.services.instructions import instruction_create
 from rendering.services.recovery import queue_schedules_ensure
 from tests.conftest import redis_unreachable, require_service
-from tests.rendering.cluster import ROOT, cluster_env
+from tests.rendering.cluster import ROOT, cluster_env, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 DETECTORS = "monitoring: detectors"
 LONG_RENDER = {"format": "PNG", "frame_count": 600, "resolution": "1920x1080"}
-
-
-def wait_for(check: Callable[[], object], *, timeout: float, what: str) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def start_workers(cluster: str, env: dict[str, str], log: Path) -> subprocess.Popen:
