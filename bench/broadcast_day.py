@@ -52,9 +52,14 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from tests.nexrender.farm import Farm  # noqa: E402
+from tests.private_servers import (  # noqa: E402
+    NexrenderServer,
+    PrivatePostgres,
+    PrivateRedis,
+    free_port,
+)
 
 PYTHON = sys.executable
-NEXRENDER_DIR = ROOT / "tests" / "nexrender"
 NEXRENDER_SECRET = "soak-secret"  # noqa: S105 (a loopback test server)
 ADMIN = ("soak-engineer", "soak-pass-1234")
 DB_NAME = "wsop_bench_h13"
@@ -99,160 +104,31 @@ HUB_SETTINGS = {
 # ------------------------------------------------------------------------------------------------
 # Servers the soak owns
 # ------------------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_port(port: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on {port} after {timeout} s")
-
-
-class PrivatePostgres:
-    """initdb + pg_ctl into the soak's directory, on a free port: restartable at will."""
-
-    def __init__(self, workdir: Path):
-        bins = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
-        if not bins:
-            raise SystemExit("production soak: PostgreSQL server binaries not found")
-        self.bin = bins[-1]
-        self.dir = workdir / "pg"
-        self.port = free_port()
-        self.as_owner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-
-    def _run(self, *args: str) -> None:
-        subprocess.run([*self.as_owner, *args], check=True, capture_output=True)
-
-    def start(self) -> str:
-        self.dir.mkdir()
-        if self.as_owner:
-            shutil.chown(self.dir, "postgres")
-            shutil.chown(self.dir.parent, "postgres")
-        self._run(str(self.bin / "initdb"), "-D", str(self.dir), "-U", "postgres", "--auth=trust")
-        self._pg_ctl("start")
-        self._run(
-            str(self.bin / "createdb"),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(self.port),
-            "-U",
-            "postgres",
-            DB_NAME,
-        )
-        return f"postgres://postgres@127.0.0.1:{self.port}/{DB_NAME}"
-
-    def _pg_ctl(self, action: str) -> None:
-        opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c max_connections=200"
-        self._run(
-            str(self.bin / "pg_ctl"),
-            "-D",
-            str(self.dir),
-            "-w",
-            "-l",
-            str(self.dir / "log"),
-            "-m",
-            "fast",
-            "-o",
-            opts,
-            action,
-        )
-
-    def restart(self) -> None:
-        self._pg_ctl("restart")
-
-    def stop(self) -> None:
-        with contextlib.suppress(subprocess.CalledProcessError):
-            self._pg_ctl("stop")
-
-
-class PrivateRedis:
-    def __init__(self, workdir: Path):
-        self.dir = workdir / "redis"
-        self.dir.mkdir()
-        self.port = free_port()
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> str:
-        self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--dir",
-                str(self.dir),
-                "--appendonly",
-                "yes",
-                "--save",
-                "",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_port(self.port)
-        return f"redis://127.0.0.1:{self.port}/{REDIS_DB}"
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-
-
-class NexrenderServer:
-    """The real @nexrender/server; its jobs survive a restart (database file)."""
-
-    def __init__(self, workdir: Path):
-        self.port = free_port()
-        self.database = workdir / "nexrender" / "database.js"
-        self.database.parent.mkdir()
-        self.proc: subprocess.Popen | None = None
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> str:
-        self.proc = subprocess.Popen(
-            ["node", "server.js", str(self.port), NEXRENDER_SECRET],
-            cwd=NEXRENDER_DIR,
-            # As in production (README): the server hands out the most urgent job first.
-            env={
-                "PATH": os.environ["PATH"],
-                "NEXRENDER_DATABASE": str(self.database),
-                "NEXRENDER_ORDERING": "priority",
-            },
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_port(self.port)
-        return self.url
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-
-
 # ------------------------------------------------------------------------------------------------
 # The hub, started as `make run` starts it
 # ------------------------------------------------------------------------------------------------
 class Hub:
-    def __init__(self, workdir: Path, env: dict[str, str]):
+    """`manage.py runhub` of the checkout `hub_dir` (default: this one), ready once its health
+    check lists every part of `parts`."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        env: dict[str, str],
+        *,
+        hub_dir: Path = ROOT,
+        parts: set[str] = HUB_PARTS,
+    ):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = env
+        self.env, self.dir, self.parts = env, hub_dir, parts
         self.log = (workdir / "runhub.log").open("ab")
         self.proc: subprocess.Popen | None = None
 
     def manage(self, *args: str) -> str:
         done = subprocess.run(
             [PYTHON, "manage.py", *args],
-            cwd=ROOT,
+            cwd=self.dir,
             env=self.env,
             capture_output=True,
             text=True,
@@ -267,19 +143,20 @@ class Hub:
         self.manage("ensure_admin")
         self.proc = subprocess.Popen(
             [PYTHON, "manage.py", "runhub", "--port", str(self.port)],
-            cwd=ROOT,
+            cwd=self.dir,
             env=self.env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError, ValueError):
+            with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
                 body = httpx.get(f"{self.url}/api/health/ready", timeout=2).json()
-                if body["status"] == "ok" and set(body["processes"]) >= HUB_PARTS:
+                if body["status"] == "ok" and set(body["processes"]) >= self.parts:
                     return
             time.sleep(0.5)
-        raise RuntimeError("the hub did not become ready in 90 s")
+        raise RuntimeError("the hub did not become ready in 120 s")
 
     def stop(self) -> float:
         if self.proc is None or self.proc.poll() is not None:
@@ -287,9 +164,9 @@ class Hub:
         started = time.monotonic()
         self.proc.send_signal(signal.SIGTERM)
         try:
-            self.proc.wait(timeout=20)
+            self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
+            os.killpg(self.proc.pid, signal.SIGKILL)
         return round(time.monotonic() - started, 2)
 
     def part_leaders(self) -> dict[str, int]:
@@ -917,9 +794,14 @@ class Soak:
         self.args = args
         self.workdir = Path(tempfile.mkdtemp(prefix=f"wsop-soak-{args.mode}-"))
         os.chmod(self.workdir, 0o755)  # noqa: S103 (the private PostgreSQL runs as postgres)
-        self.postgres = PrivatePostgres(self.workdir) if self.mode == "production" else None
-        self.redis = PrivateRedis(self.workdir) if self.mode == "production" else None
-        self.nexrender = NexrenderServer(self.workdir)
+        self.postgres = self.redis = None
+        if self.mode == "production":
+            self.postgres = PrivatePostgres(self.workdir, max_connections=200)
+            self.redis = PrivateRedis(home=self.workdir, db=REDIS_DB)
+        # Its jobs survive a restart; it hands out the most urgent job first (README).
+        self.nexrender = NexrenderServer(
+            self.workdir / "nexrender" / "database.js", NEXRENDER_SECRET
+        )
         self.rec = Recorder()
         self.farm: Farm | None = None
         self.canaries: dict[str, int] = {}
@@ -944,7 +826,7 @@ class Soak:
         if self.mode == "production":
             assert self.postgres and self.redis
             env.update(
-                DATABASE_URL=self.postgres.start(),
+                DATABASE_URL=self.postgres.start(DB_NAME),
                 REDIS_URL=self.redis.start(),
                 SECRET_KEY=base64.b64encode(os.urandom(30)).decode(),
             )

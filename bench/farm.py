@@ -30,7 +30,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,95 +40,16 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench.broadcast_day import PrivatePostgres, PrivateRedis, free_port, wait_port  # noqa: E402
+from bench.broadcast_day import Hub  # noqa: E402
 from tests.nexrender.farm import Farm, Render  # noqa: E402
+from tests.private_servers import NexrenderServer, PrivatePostgres, PrivateRedis  # noqa: E402
 
-NEXRENDER_DIR = ROOT / "tests" / "nexrender"
 SECRET = "farm-bench-secret"  # noqa: S105 (a loopback server of its own)
 
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
-
-
-class Nexrender:
-    def __init__(self, workdir: Path):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        database = workdir / "nexrender" / "database.js"
-        database.parent.mkdir()
-        env = {
-            "PATH": os.environ["PATH"],
-            "NEXRENDER_DATABASE": str(database),
-            "NEXRENDER_ORDERING": "priority",
-        }
-        self.proc = subprocess.Popen(
-            ["node", "server.js", str(self.port), SECRET],
-            cwd=NEXRENDER_DIR,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_port(self.port)
-
-    def jobs(self) -> list:
-        headers = {"nexrender-secret": SECRET}
-        return httpx.get(f"{self.url}/api/v1/jobs/status", headers=headers).json()
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
-
-
-class Hub:
-    def __init__(self, hub_dir: Path, env: dict[str, str], log: Path):
-        self.dir, self.env = hub_dir, env
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log.open("ab")
-        self.proc: subprocess.Popen | None = None
-
-    def manage(self, *args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=self.dir,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode:
-            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stderr}")
-        return done.stdout
-
-    def start(self) -> str:
-        self.manage("migrate", "--noinput")
-        key = self.manage("create_api_key", "sub", "--name", "farm-bench").strip().splitlines()[-1]
-        self.proc = subprocess.Popen(
-            [sys.executable, "manage.py", "runhub", "--port", str(self.port)],
-            cwd=self.dir,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
-                body = httpx.get(f"{self.url}/api/health/ready", timeout=2).json()
-                if body["status"] == "ok" and "render-workers" in body["processes"]:
-                    return key
-            time.sleep(0.5)
-        raise RuntimeError("the hub did not become ready in 120 s")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, 9)
 
 
 def payload(n: int) -> dict:
@@ -205,7 +125,7 @@ def measure(rows: dict[int, dict], renders: list[Render], machines: int) -> dict
     }
 
 
-def hub_env(args: argparse.Namespace, workdir: Path, nexrender: Nexrender) -> dict[str, str]:
+def hub_env(args: argparse.Namespace, workdir: Path, nexrender: NexrenderServer) -> dict[str, str]:
     keep = ("PATH", "HOME", "LANG", "TMPDIR")
     env = {k: v for k, v in os.environ.items() if k in keep}
     env.update(
@@ -243,17 +163,20 @@ def main() -> None:
     (workdir / "var").mkdir()
     postgres = redis = hub = farm = nexrender = None
     try:
-        nexrender = Nexrender(workdir)
+        nexrender = NexrenderServer(workdir / "nexrender" / "database.js", SECRET)
+        nexrender.start()
         env = hub_env(args, workdir, nexrender)
         if args.mode == "production":
-            postgres, redis = PrivatePostgres(workdir), PrivateRedis(workdir)
+            postgres, redis = PrivatePostgres(workdir), PrivateRedis(home=workdir)
             env.update(
-                DATABASE_URL=postgres.start(),
+                DATABASE_URL=postgres.start("wsop_farm_bench"),
                 REDIS_URL=redis.start(),
                 SECRET_KEY=base64.b64encode(os.urandom(30)).decode(),
             )
-        hub = Hub(args.hub_dir.resolve(), env, workdir / "runhub.log")
-        key = hub.start()
+        # Ready once its render workers answer: an older hub (--hub-dir) has fewer parts.
+        hub = Hub(workdir, env, hub_dir=args.hub_dir.resolve(), parts={"render-workers"})
+        hub.start()
+        key = hub.manage("create_api_key", "sub", "--name", "farm-bench").strip().splitlines()[-1]
         farm = Farm(
             nexrender.url,
             SECRET,

@@ -17,6 +17,8 @@ from urllib.parse import quote
 from django.conf import settings
 from django.db import connection
 
+from tests.private_servers import free_port
+
 BASE_DIR = Path(settings.BASE_DIR)
 
 
@@ -83,12 +85,6 @@ def run_python_parallel(codes: list[str], *, timeout: float = 300) -> None:
             failures.append(f"{out}\n{err}")
     if failures:
         raise AssertionError("child process failed:\n" + "\n".join(failures))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class HubServer:

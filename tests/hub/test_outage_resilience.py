@@ -24,6 +24,7 @@ from rest_framework.test import APIClient
 from automation_hub import live
 from automation_hub.asgi import application
 from automation_hub.db.postgresql.base import connect_without_retry
+from tests.conftest import require_service
 from tests.private_servers import PrivatePostgres, PrivateRedis
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -36,6 +37,7 @@ HUB_LAYER = "automation_hub.channel_layers.ResilientPubSubChannelLayer"
 
 @pytest.fixture
 def private_redis():
+    require_service("redis-server", PrivateRedis.missing())
     server = PrivateRedis()
     server.start()
     yield server
@@ -188,9 +190,9 @@ def test_the_stock_layer_refuses_that_page(session_cookie, settings, private_red
 
 @pytest.fixture
 def private_postgres():
+    require_service("PostgreSQL", PrivatePostgres.missing())
     server = PrivatePostgres()
-    server.init()
-    server.pg_ctl("start")
+    server.start()
     yield server
     server.stop()
 

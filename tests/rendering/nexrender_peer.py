@@ -4,9 +4,6 @@ tests/nexrender/farm.py."""
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -16,49 +13,23 @@ from pathlib import Path
 
 import httpx
 
-SERVER_DIR = Path(__file__).resolve().parents[1] / "nexrender"
+from tests.private_servers import NexrenderServer
+
 SECRET = "test-secret"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def server_unavailable() -> str | None:
-    if shutil.which("node") is None:
-        return "node is not installed"
-    if not (SERVER_DIR / "node_modules" / "@nexrender" / "server").is_dir():
-        return "run `npm ci` in tests/nexrender"
-    return None
+    return NexrenderServer.missing()
 
 
 @contextmanager
 def nexrender_server(port: int, database: Path) -> Iterator[str]:
-    database.parent.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen(
-        ["node", "server.js", str(port), SECRET],
-        cwd=SERVER_DIR,
-        env={"PATH": "/usr/bin:/bin:/usr/local/bin", "NEXRENDER_DATABASE": str(database)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
+    """The server on `port` (oldest job first, as the stock server), jobs kept in `database`."""
+    server = NexrenderServer(database, SECRET, port=port, ordering=None)
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/api/v1/health", timeout=0.5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        else:
-            raise RuntimeError("nexrender server did not start")
-        yield url
+        yield server.start()
     finally:
-        proc.terminate()
-        proc.wait(10)
+        server.stop()
 
 
 class CrashingAeWorker(threading.Thread):

@@ -12,6 +12,7 @@ from rendering.models import InstructionStatus, RenderInstruction, RenderOutput
 from rendering.services import dispatch
 from rendering.services.instructions import instruction_create
 from rendering.services.recovery import queue_sweep
+from tests.conftest import require_service
 from tests.private_servers import PrivateRedis
 from tests.rendering.cluster import cluster_env, running_cluster, wait_for
 
@@ -20,6 +21,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.django_db(transac
 
 @pytest.fixture
 def private_redis(monkeypatch):
+    require_service("redis-server", PrivateRedis.missing())
     server = PrivateRedis()
     server.start()
     # This process dispatches through the private Redis too, whichever mode the suite runs in.

@@ -31,10 +31,10 @@ from rendering.services.transitions.table import Actor
 from rendering.services.worker import queue_work
 from tests.conftest import require_service
 from tests.nexrender.farm import Farm
+from tests.private_servers import free_port
 from tests.rendering.nexrender_peer import (
     SECRET,
     CrashingAeWorker,
-    free_port,
     nexrender_server,
     server_unavailable,
     stalling_proxy,

@@ -21,10 +21,10 @@ from rendering.renderers.nexrender import FOLLOWER_INBOX
 from rendering.services.instructions import instruction_create
 from tests.conftest import require_service
 from tests.nexrender.farm import Farm
+from tests.private_servers import free_port
 from tests.rendering.cluster import cluster_env, running_cluster, running_supervisor, wait_for
 from tests.rendering.nexrender_peer import (
     SECRET,
-    free_port,
     nexrender_server,
     server_unavailable,
     stalling_proxy,
