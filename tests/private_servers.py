@@ -37,15 +37,6 @@ def wait_until(check, *, timeout: float, what: str) -> None:
     raise RuntimeError(f"timed out after {timeout} s waiting for {what}")
 
 
-def wait_port(port: int, timeout: float = 60) -> None:
-    def listens() -> bool:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return True
-        return False
-
-    wait_until(listens, timeout=timeout, what=f"something to listen on {port}")
-
-
 def terminate(proc: subprocess.Popen | None) -> None:
     if proc is not None and proc.poll() is None:
         proc.terminate()

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from http import HTTPStatus
 from pathlib import Path
@@ -27,21 +27,13 @@ from rendering.services.instructions import instruction_create
 from tests.conftest import redis_unreachable, require_service
 from tests.dashboard.processes import BASE_DIR, free_port, hub_env
 from tests.nexrender.farm import Farm
-from tests.rendering.nexrender_peer import SECRET, nexrender_server, server_unavailable
+from tests.private_servers import NexrenderServer
+from tests.rendering.cluster import wait_for
+from tests.rendering.nexrender_peer import SECRET, nexrender_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 LOG_DIR = BASE_DIR / "test-artifacts"
-
-
-def wait_for(check: Callable[[], object], *, timeout: float, what: str) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 @contextmanager
@@ -122,7 +114,7 @@ def test_it_keeps_the_web_server_answering_while_a_killed_worker_cluster_comes_b
 def test_it_stops_within_10_s_leaves_the_job_on_the_farm_and_the_next_start_adopts_it(
     engineer, tmp_path
 ):
-    require_service("Nexrender server", server_unavailable())
+    require_service("Nexrender server", NexrenderServer.missing())
     port = free_port()
     env = {
         "RENDER_BACKEND": "nexrender",

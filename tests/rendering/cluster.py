@@ -89,12 +89,13 @@ def running_supervisor(
 
 
 def wait_for(
-    condition: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.1
-) -> None:
-    """Poll `condition` (a database query) until it holds; fail with `what` at the deadline."""
+    condition: Callable[[], object], *, timeout: float, what: str, interval: float = 0.1
+) -> object:
+    """Poll `condition` (a database query) until it holds and return what it gave; fail with
+    `what` at the deadline."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if condition():
-            return
+        if value := condition():
+            return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")

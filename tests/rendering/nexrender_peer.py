@@ -18,10 +18,6 @@ from tests.private_servers import NexrenderServer
 SECRET = "test-secret"
 
 
-def server_unavailable() -> str | None:
-    return NexrenderServer.missing()
-
-
 @contextmanager
 def nexrender_server(port: int, database: Path) -> Iterator[str]:
     """The server on `port` (oldest job first, as the stock server), jobs kept in `database`."""

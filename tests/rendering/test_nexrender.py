@@ -31,12 +31,11 @@ from rendering.services.transitions.table import Actor
 from rendering.services.worker import queue_work
 from tests.conftest import require_service
 from tests.nexrender.farm import Farm
-from tests.private_servers import free_port
+from tests.private_servers import NexrenderServer, free_port
 from tests.rendering.nexrender_peer import (
     SECRET,
     CrashingAeWorker,
     nexrender_server,
-    server_unavailable,
     stalling_proxy,
 )
 
@@ -47,7 +46,7 @@ PRODUCER = Actor(name="producer", via="api")
 
 @pytest.fixture
 def port(settings) -> int:
-    require_service("Nexrender server (node)", server_unavailable())
+    require_service("Nexrender server (node)", NexrenderServer.missing())
     port = free_port()
     settings.RENDER_BACKEND = "nexrender"
     settings.NEXRENDER_URL = f"http://127.0.0.1:{port}"

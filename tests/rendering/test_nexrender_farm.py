@@ -21,12 +21,11 @@ from rendering.renderers.nexrender import FOLLOWER_INBOX
 from rendering.services.instructions import instruction_create
 from tests.conftest import require_service
 from tests.nexrender.farm import Farm
-from tests.private_servers import free_port
+from tests.private_servers import NexrenderServer, free_port
 from tests.rendering.cluster import cluster_env, running_cluster, running_supervisor, wait_for
 from tests.rendering.nexrender_peer import (
     SECRET,
     nexrender_server,
-    server_unavailable,
     stalling_proxy,
 )
 
@@ -37,7 +36,7 @@ S = InstructionStatus
 
 @pytest.fixture
 def port() -> int:
-    require_service("Nexrender server (node)", server_unavailable())
+    require_service("Nexrender server (node)", NexrenderServer.missing())
     return free_port()
 
 
