@@ -44,6 +44,9 @@ class ChildSpec:
     name: str
     argv: list[str]
     env: dict[str, str] = field(default_factory=dict)
+    # Stopped only once every other child has exited: a part that takes work from the others
+    # (they may hand it some while they stop) must not be gone before they are.
+    stops_last: bool = False
 
 
 @dataclass
@@ -164,18 +167,20 @@ class Supervisor:
         started = time.monotonic()
         deadline = started + settings.RUNHUB_STOP_SECONDS
         running = [c for c in self.children if c.proc is not None and c.proc.poll() is None]
-        for child in running:
-            with contextlib.suppress(ProcessLookupError):
-                child.proc.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
-        for child in running:
-            proc = child.proc
-            assert proc is not None
-            try:
-                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                self.say(f"{child.spec.name}: still running at the deadline; killed")
-            _kill_group(proc.pid)
-            proc.wait()
+        for last in (False, True):
+            wave = [c for c in running if c.spec.stops_last is last]
+            for child in wave:
+                with contextlib.suppress(ProcessLookupError):
+                    child.proc.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
+            for child in wave:
+                proc = child.proc
+                assert proc is not None
+                try:
+                    proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    self.say(f"{child.spec.name}: still running at the deadline; killed")
+                _kill_group(proc.pid)
+                proc.wait()
         with self._lock:
             for child in self.children:
                 child.proc = None

@@ -47,9 +47,11 @@ def hub_children(*, host: str, port: int) -> dict[str, ChildSpec]:
         "queue-supervisor": ChildSpec("queue-supervisor", [python, manage, "queue_supervisor"]),
     }
     if settings.RENDER_BACKEND == "nexrender":
-        # Follows every job on the AE farm, so a render never pins a render worker.
+        # Follows every job on the AE farm, so a render never pins a render worker. Render
+        # workers hand it jobs until they have stopped, so it stops after them and gives back
+        # every job it holds then.
         children["nexrender-follower"] = ChildSpec(
-            "nexrender-follower", [python, manage, "nexrender_follower"]
+            "nexrender-follower", [python, manage, "nexrender_follower"], stops_last=True
         )
     return children
 
